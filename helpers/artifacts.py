@@ -39,7 +39,11 @@ def params_key(params: dict, upstream: Sequence[os.PathLike] = ()) -> str:
 
 
 class Artifact:
-    """One step's output folder, ``<root>/<step>/<key>``."""
+    """One step's output folder, ``<root>/<step>/<key>``.
+
+    ``step`` is the notebook's name (``"02_deepinsight"``), optionally with a sub-step
+    (``"04_sentiment_training/alexnet"``) when a notebook writes several artifacts.
+    """
 
     def __init__(self, step: str, params: dict, run: str, upstream: Sequence[os.PathLike] = (),
                  root: os.PathLike | None = None):
@@ -57,11 +61,11 @@ class Artifact:
 
     def record_latest(self) -> None:
         """Point ``latest(run, step)`` at this artifact."""
-        index = self.root / "runs" / self.run
-        index.mkdir(parents=True, exist_ok=True)
-        tmp = index / f".{self.step}.json.tmp"
+        target = self.root / "runs" / self.run / f"{self.step}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_text(json.dumps({"path": str(self.path), "key": self.key}))
-        os.replace(tmp, index / f"{self.step}.json")
+        os.replace(tmp, target)
 
     @contextmanager
     def build(self) -> Iterator[Path]:

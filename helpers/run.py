@@ -1,0 +1,228 @@
+"""Execute the book's notebooks with papermill and build the book.
+
+    python -m helpers.run 02_deepinsight --profile quick -p n_reviews 500   # one notebook
+    python -m helpers.run all --profile quick                                # 01 ... 08 in order
+    python -m helpers.run paper-a --profile smoke                            # 01 ... 04
+    python -m helpers.run book --profile quick                               # all, then the HTML
+
+An executed notebook is reused when its source, its parameters and the helper package are
+unchanged and the artifacts it produced still exist (QuantEcon-style execution cache);
+``--force`` re-executes.  A failing notebook is kept under ``<executed>/failed/`` for inspection
+and the previous good one is left in place.  Defined on the "Running the book" page.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from .config import REPO_ROOT, artifact_root, check_profile, executed_root
+from .errors import ReproError
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+PROFILE_DIR = REPO_ROOT / "profiles"
+GROUPS = {"paper-a": ("01", "02", "03", "04"), "paper-b": ("05", "06", "07", "08")}
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "book")
+
+
+def notebooks(notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The book's notebooks in execution order (``NN_name.ipynb``)."""
+    return sorted(p for p in notebook_dir.glob("[0-9][0-9]_*.ipynb"))
+
+
+def select(names: list[str], notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
+    """Resolve ``all``, ``paper-a``, ``paper-b``, ``01`` or ``01_bert_cls`` to notebook paths."""
+    available = notebooks(notebook_dir)
+    chosen: list[Path] = []
+    for name in names:
+        if name == "all":
+            hits = available
+        elif name in GROUPS:
+            hits = [p for p in available if p.name[:2] in GROUPS[name]]
+        else:
+            stem = Path(name).stem
+            hits = [p for p in available if p.stem == stem or p.name[:2] == stem]
+        if not hits:
+            known = ", ".join(p.stem for p in available)
+            raise ReproError(f"No notebook called {name!r}; known: all, paper-a, paper-b, {known}.")
+        chosen += [p for p in hits if p not in chosen]
+    return sorted(chosen)
+
+
+def profile_parameters(stem: str, profile: str, profile_dir: Path = PROFILE_DIR) -> dict:
+    """Papermill parameters of one notebook in one profile (``profiles/<stem>.yml``)."""
+    check_profile(profile)
+    path = profile_dir / f"{stem}.yml"
+    params = {}
+    if path.is_file():
+        table = yaml.safe_load(path.read_text()) or {}
+        params = dict(table.get(profile) or {})
+    params["profile"] = profile
+    return params
+
+
+def parse_overrides(pairs: list[list[str]]) -> dict:
+    """``-p key value`` pairs, values parsed as YAML (so ``3`` is an int, ``[1, 2]`` a list)."""
+    return {key: yaml.safe_load(value) for key, value in pairs}
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def helpers_fingerprint() -> str:
+    """Hash of the helper package's sources: a change in a helper re-executes the notebooks."""
+    h = hashlib.sha256()
+    for f in sorted((REPO_ROOT / "helpers").glob("*.py")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def _run_index_snapshot(run: str) -> dict[str, float]:
+    index = artifact_root() / "runs" / run
+    if not index.is_dir():
+        return {}
+    return {str(p.relative_to(index)): p.stat().st_mtime for p in index.rglob("*.json")}
+
+
+def _fingerprint(source: Path, params: dict) -> dict:
+    return {
+        "source_sha": _sha(source.read_bytes()),
+        "params": params,
+        "helpers_sha": helpers_fingerprint(),
+        "artifact_root": str(artifact_root()),
+    }
+
+
+def _cached(output: Path, fingerprint: dict) -> bool:
+    if not output.is_file():
+        return False
+    meta = json.loads(output.read_text()).get("metadata", {}).get("repro", {})
+    if {k: meta.get(k) for k in fingerprint} != fingerprint:
+        return False
+    return all((Path(p) / "artifact.json").is_file() for p in meta.get("artifacts", []))
+
+
+def execute(source: Path, params: dict, *, force: bool = False, out_dir: Path | None = None,
+            log_output: bool = False) -> tuple[Path, bool]:
+    """Execute one notebook; returns (executed path, whether it actually ran)."""
+    import nbformat
+    import papermill
+
+    out_dir = out_dir or executed_root()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / source.name
+    fingerprint = _fingerprint(source, params)
+    if not force and _cached(output, fingerprint):
+        return output, False
+
+    run = params.get("run") or params["profile"]
+    before = _run_index_snapshot(run)
+    tmp = out_dir / f".{source.stem}.running.ipynb"
+    try:
+        papermill.execute_notebook(
+            str(source), str(tmp), parameters=params, cwd=str(source.parent),
+            kernel_name="python3", progress_bar=False, log_output=log_output,
+        )
+    except papermill.PapermillExecutionError as exc:
+        failed = out_dir / "failed"
+        failed.mkdir(exist_ok=True)
+        os.replace(tmp, failed / source.name)
+        raise ReproError(
+            f"Notebook {source.stem} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+            f"The executed notebook with the full traceback is {failed / source.name}."
+        ) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    after = _run_index_snapshot(run)
+    touched = [name for name, mtime in after.items() if before.get(name) != mtime]
+    produced = [json.loads((artifact_root() / "runs" / run / n).read_text())["path"] for n in touched]
+    nb = nbformat.read(tmp, as_version=4)
+    nb.metadata["repro"] = {**fingerprint, "artifacts": sorted(produced)}
+    nbformat.write(nb, tmp)
+    os.replace(tmp, output)
+    return output, True
+
+
+def execute_many(paths: list[Path], profile: str, overrides: dict, *, force=False,
+                 out_dir: Path | None = None, log_output=False) -> list[Path]:
+    outputs = []
+    for source in paths:
+        params = {**profile_parameters(source.stem, profile), **overrides}
+        start = time.time()
+        print(f"[{source.stem}] profile={profile} ...", flush=True)
+        output, ran = execute(source, params, force=force, out_dir=out_dir, log_output=log_output)
+        state = f"executed in {time.time() - start:.0f} s" if ran else "unchanged, reused"
+        print(f"[{source.stem}] {state} -> {output}", flush=True)
+        outputs.append(output)
+    return outputs
+
+
+def build_book(root: Path = REPO_ROOT, *, strict: bool = True) -> Path:
+    """``jupyter-book build`` of ``root`` into ``root/book/_build`` (``-W --keep-going``)."""
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root),
+           "--path-output", str(root / "book")]
+    if strict:
+        cmd += ["-W", "--keep-going"]
+    print("$", " ".join(cmd), flush=True)
+    result = subprocess.run(cmd)
+    if result.returncode != 0:
+        raise ReproError("The book build failed (warnings count as errors); see the messages above.")
+    html = root / "book" / "_build" / "html" / "index.html"
+    print(f"Book: {html}")
+    return html
+
+
+def copy_book_sources(dest: Path) -> None:
+    """Copy what the book build reads (config, toc, pages) to ``dest`` (used by tests)."""
+    for name in BOOK_SOURCES:
+        src = REPO_ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("_build", "executed"))
+        else:
+            shutil.copy2(src, dest / name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("targets", nargs="+",
+                        help="notebook(s) (01, 01_bert_cls), all, paper-a, paper-b, or book")
+    parser.add_argument("--profile", default="quick", help="smoke | quick | paper (default quick)")
+    parser.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="override one papermill parameter (value parsed as YAML)")
+    parser.add_argument("--force", action="store_true", help="re-execute even if unchanged")
+    parser.add_argument("--recompute", action="store_true",
+                        help="delete the selected notebooks' artifacts first (implies --force)")
+    parser.add_argument("--log-output", action="store_true", help="stream cell output (progress bars)")
+    args = parser.parse_args(argv)
+    try:
+        check_profile(args.profile)
+        overrides = parse_overrides(args.param)
+        want_book = "book" in args.targets
+        targets = [t for t in args.targets if t != "book"] or (["all"] if want_book else [])
+        if targets:
+            chosen = select(targets)
+            if args.recompute:
+                for nb in chosen:
+                    shutil.rmtree(artifact_root() / nb.stem, ignore_errors=True)
+            execute_many(chosen, args.profile, overrides, force=args.force or args.recompute,
+                         log_output=args.log_output)
+        if want_book:
+            build_book()
+    except ReproError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Repository hygiene the book relies on: clean notebooks, profiles, environment files, toc."""
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from helpers import nbclean, run
+from helpers.config import PROFILES, REPO_ROOT
+
+NOTEBOOKS = run.notebooks()
+COMMON = ("profile", "run", "data_source", "device", "seed")
+
+
+def _parameters_cell(nb):
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, "exactly one cell tagged 'parameters'"
+    return cells[0]
+
+
+def _defined_names(source):
+    import ast
+
+    return {t.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
+            for t in node.targets if isinstance(t, ast.Name)}
+
+
+def test_there_are_eight_notebooks():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07", "08"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_clean_and_parameterised(path):
+    nb = nbformat.read(path, as_version=4)
+    assert not nbclean.has_outputs(nb), f"{path.name} has outputs: run python -m helpers.nbclean"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    names = _defined_names(_parameters_cell(nb).source)
+    assert set(COMMON) <= names
+    table = yaml.safe_load((REPO_ROOT / "profiles" / f"{path.stem}.yml").read_text())
+    assert set(table) == set(PROFILES)
+    for profile, params in table.items():
+        unknown = set(params or {}) - names
+        assert not unknown, f"profile {profile} sets parameters the notebook lacks: {unknown}"
+
+
+def test_nbclean_strips_outputs(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1+1")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)]
+    nb.cells[0].execution_count = 1
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    assert nbclean.main(["--check", str(path)]) == 1
+    assert nbclean.main([str(path)]) == 0
+    assert not nbclean.has_outputs(nbformat.read(path, as_version=4))
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["test"])
+    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert set(pip) - {"-e ."} == wanted
+
+
+def test_toc_points_at_existing_pages_and_notebooks():
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    for f in files:
+        if f.startswith("book/executed/"):
+            assert (REPO_ROOT / "notebooks" / (Path(f).name + ".ipynb")).is_file(), f
+        else:
+            assert (REPO_ROOT / (f + ".md")).is_file(), f
+    executed = [f for f in files if f.startswith("book/executed/")]
+    assert [Path(f).name for f in executed] == [p.stem for p in NOTEBOOKS]

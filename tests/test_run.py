@@ -1,0 +1,96 @@
+"""The papermill runner: parameters, execution cache, failures (helpers/run.py)."""
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from helpers import run
+from helpers.errors import ReproError
+
+BODY = """
+from helpers import artifacts
+run = artifacts.resolve_run(run, profile)
+art = artifacts.Artifact("07_tiny", {"n": n}, run=run)
+if not art.exists():
+    with art.build() as tmp:
+        (tmp / "value.txt").write_text(str(n * 2))
+if n < 0:
+    raise ValueError("n must not be negative")
+print("value", (art.path / "value.txt").read_text())
+"""
+
+
+def _write_notebook(path):
+    params = new_code_cell('profile = "quick"\nrun = ""\nn = 1', metadata={"tags": ["parameters"]})
+    nb = new_notebook(cells=[new_markdown_cell("# Tiny"), params, new_code_cell(BODY)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_ARTIFACTS", str(tmp_path / "art"))
+    src = tmp_path / "src"
+    src.mkdir()
+    return _write_notebook(src / "07_tiny.ipynb"), tmp_path / "executed"
+
+
+def _stdout(path):
+    nb = nbformat.read(path, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_parameters_are_injected_and_execution_is_cached(tiny, tmp_path):
+    src, out_dir = tiny
+    out, ran = run.execute(src, {"profile": "smoke", "n": 21}, out_dir=out_dir)
+    assert ran and "value 42" in _stdout(out)
+    meta = nbformat.read(out, as_version=4).metadata["repro"]
+    assert meta["params"] == {"profile": "smoke", "n": 21}
+    assert len(meta["artifacts"]) == 1
+
+    _, ran = run.execute(src, {"profile": "smoke", "n": 21}, out_dir=out_dir)
+    assert not ran  # unchanged source, parameters and artifacts: reused
+
+    out, ran = run.execute(src, {"profile": "smoke", "n": 5}, out_dir=out_dir)
+    assert ran and "value 10" in _stdout(out)
+
+    # deleting the artifact a cached notebook produced forces a re-execution
+    for p in (tmp_path / "art" / "07_tiny").iterdir():
+        (p / "artifact.json").unlink(missing_ok=True)
+    _, ran = run.execute(src, {"profile": "smoke", "n": 5}, out_dir=out_dir)
+    assert ran
+
+
+def test_failed_notebook_keeps_previous_output_and_reports_cell(tiny):
+    src, out_dir = tiny
+    good, _ = run.execute(src, {"profile": "smoke", "n": 1}, out_dir=out_dir)
+    with pytest.raises(ReproError, match="ValueError: n must not be negative") as err:
+        run.execute(src, {"profile": "smoke", "n": -1}, out_dir=out_dir)
+    assert "failed/07_tiny.ipynb" in str(err.value)
+    assert (out_dir / "failed" / "07_tiny.ipynb").is_file()
+    assert "value 2" in _stdout(good)  # the last good execution is untouched
+    assert not list(out_dir.glob(".*running*"))
+
+
+def test_select_and_profiles_resolve_real_notebooks():
+    every = run.notebooks()
+    assert [p.name[:2] for p in every] == sorted(p.name[:2] for p in every)
+    if not every:
+        pytest.skip("no notebooks yet")
+    first = every[0]
+    assert run.select([first.name[:2]]) == [first]
+    assert run.select(["all"]) == every
+    with pytest.raises(ReproError, match="No notebook called"):
+        run.select(["99_nothing"])
+    for nb in every:
+        for profile in ("smoke", "quick", "paper"):
+            params = run.profile_parameters(nb.stem, profile)
+            assert params["profile"] == profile
+
+
+def test_overrides_are_yaml_typed_and_profile_checked():
+    assert run.parse_overrides([["n", "3"], ["seeds", "[0, 1]"], ["name", "bert"]]) == {
+        "n": 3, "seeds": [0, 1], "name": "bert"}
+    assert run.main(["all", "--profile", "huge"]) == 1
