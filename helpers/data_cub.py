@@ -18,7 +18,7 @@ from . import config
 from .download import download, extract_once
 from .errors import ReproError
 from .image_archive import (FolderImageStore, ImageSet, TarImageStore, is_uncompressed_tar,
-                            open_store, read_captions)
+                            read_captions)
 
 IMAGES_TAR = "cub_200_2011_images_160px.tar"
 CAPTIONS_ARCHIVE = "cub_captions_text_c10_all200_tokenized.tar.gz"
@@ -109,6 +109,7 @@ def _table(read: Callable[[str], str]) -> tuple[pd.DataFrame, list[str]]:
     except (ValueError, KeyError) as exc:
         raise ReproError(f"The CUB metadata files are malformed ({exc}); use the official "
                          f"CUB_200_2011 text files.") from exc
+    table["class_dir"] = table["class_name"]  # image and caption folder (as for flowers)
     table["common_name"] = table["class_name"].str.split(".", n=1).str[-1].str.replace("_", " ")
     return table, class_names
 
@@ -120,7 +121,8 @@ def load_cub(source: os.PathLike | str | None = None) -> ImageSet:
     ``CUB_200_2011.tgz`` is downloaded and extracted once into the cache; or a path to the
     ``cub/`` folder, the image tar, the official ``.tgz`` or its extracted ``CUB_200_2011/`` folder.
     ``class_name`` is the official ``classes.txt`` name ("001.Black_footed_Albatross"),
-    ``common_name`` its readable form, ``official_split`` the official "train"/"test".
+    ``common_name`` its readable form ("Black footed Albatross"), ``class_dir`` the image folder,
+    ``official_split`` the official "train"/"test".
     """
     source = source or None
     store, meta = _resolve(source)

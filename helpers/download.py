@@ -200,6 +200,13 @@ def download(resource: str | Resource, cache_dir: os.PathLike | None = None, *,
             status = getattr(response, "status", 200)
             if start and status != 206:  # server ignored Range: start again
                 start = 0
+            content_type = response.headers.get("Content-Type", "")
+            if content_type.startswith("text/html") and not res.filename.endswith(".html"):
+                raise DownloadError(
+                    f"{url} answered with a web page instead of {res.filename} (a login or "
+                    f"confirmation page?); download the file in a browser and pass it as "
+                    f"`data_source` or put it into {cache}."
+                )
             length = response.headers.get("Content-Length")
             total = int(length) + start if length and length.isdigit() else None
             try:
@@ -207,10 +214,14 @@ def download(resource: str | Resource, cache_dir: os.PathLike | None = None, *,
 
                 bar = tqdm(total=total, initial=start, unit="B", unit_scale=True,
                            unit_divisor=1024, desc=res.filename, disable=not progress)
+                received = 0
                 with bar, open(part, "ab" if start else "wb") as out:
                     for block in iter(lambda: response.read(CHUNK), b""):
                         out.write(block)
+                        received += len(block)
                         bar.update(len(block))
+                if length and length.isdigit() and received < int(length):
+                    raise ConnectionError(f"connection closed after {received} of {length} bytes")
             except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError,
                     http.client.HTTPException) as exc:
                 raise DownloadError(
@@ -263,3 +274,28 @@ def extract_once(archive: os.PathLike, dest: os.PathLike | None = None) -> Path:
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(tmp, dest)
     return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m helpers.download [NAME ...]``: list the registry or download resources."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m helpers.download", description=main.__doc__)
+    parser.add_argument("names", nargs="*", help=f"resources to fetch: {', '.join(REGISTRY)}")
+    parser.add_argument("--cache-dir", default=None, help="default: REPRO_CACHE or ~/.cache/repro-book")
+    args = parser.parse_args(argv)
+    if not args.names:
+        for res in REGISTRY.values():
+            print(f"{res.name:17s} {res.checksum or 'checksum unknown':42s} {res.url}")
+        return 0
+    try:
+        for name in args.names:
+            print(download(name, args.cache_dir))
+    except ReproError as exc:
+        print(f"error: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

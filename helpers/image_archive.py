@@ -52,6 +52,9 @@ class TarImageStore:
 
     def __init__(self, path: os.PathLike, key_fn: KeyFn = strip_ext):
         self.path = Path(path)
+        self._fd: int | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
         self.index: dict[str, tuple[int, int]] = {}
         self.members: dict[str, tuple[int, int]] = {}  # every regular file, by member name
         size = self.path.stat().st_size
@@ -71,9 +74,6 @@ class TarImageStore:
                 f"Cannot read the tar archive {self.path} ({exc}); it is corrupt, truncated or "
                 f"not an uncompressed tar: replace it with a good copy."
             ) from exc
-        self._fd: int | None = None
-        self._pid: int | None = None
-        self._lock = threading.Lock()
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -127,7 +127,7 @@ class TarImageStore:
         return f"TarImageStore({str(self.path)!r}, {len(self.index)} images)"
 
     def __del__(self):
-        if self._fd is not None and self._pid == os.getpid():
+        if getattr(self, "_fd", None) is not None and self._pid == os.getpid():
             try:
                 os.close(self._fd)
             except OSError:

@@ -1,0 +1,22 @@
+"""Shared pytest fixtures (CONTRIBUTING.md, "Layout").
+
+``shared_data``: the real read-only data folder (``helpers.config.data_source()``, i.e.
+``REPRO_DATA`` or ``../shared/data``); tests that use it are skipped with a clear reason on a
+machine without it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import config
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real shared data folder; skips the test when it is absent."""
+    root = config.data_source()
+    if not root.is_dir() or not any(root.iterdir()):
+        pytest.skip(f"real shared data not found at {root} (set REPRO_DATA to the data folder)")
+    return root
