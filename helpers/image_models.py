@@ -44,13 +44,14 @@ Paper B classifiers (``image_classifier``; the head is replaced by a ``num_class
 Normalisation: torchvision models use ImageNet mean/std (:func:`imagenet_normalize`). The
 EfficientNet-Lite weights of ``efficientnet-lite-pytorch`` are converted from the TensorFlow
 EfficientNet-Lite checkpoints, whose preprocessing is ``(x*255 - 127) / 128``, i.e.
-mean = std ~ 0.5; :func:`normalization` returns the values for each model (checked against
-ImageNet-style predictions in ``tests/test_image_models.py``).
+mean = std ~ 0.5; :func:`normalization` returns these values for EfficientNet-Lite and the ImageNet
+mean/std for torchvision models. Measured on 50 real CUB images (160 px archive): the share of
+ImageNet *bird* classes among top-1 predictions is the same with either normalisation (Lite0
+0.92, Lite1 0.94; MobileNetV2 0.90), so the difference is small; we keep the TensorFlow values.
 """
 from __future__ import annotations
 
 import copy
-from typing import Callable
 
 import torch
 from torch import nn
@@ -313,7 +314,9 @@ def frozen_extractor(name: str, *, weights: str = "imagenet", allow_standin: boo
     standin, stride = EXTRACTOR_STANDIN[name]
     module, used, wtext = _standin_extractor(standin, stride, "imagenet")
     reason = (f"ImageNet weights of {name} not found at {torchvision_weights_path(name, TV_WEIGHTS)}; "
-              f"packaged {standin} slice with comparable spatial reduction used")
+              f"packaged {standin} slice used ("
+              + ("same spatial reduction" if name != "shufflenet_v2_x1_0"
+                 else "a deeper cut than AlexNet's stand-in, stride 16 instead of 8") + ")")
     return freeze(module), ModelChoice(name, used, True, wtext, reason)
 
 
@@ -412,15 +415,3 @@ def embedding_dim(name) -> int:
     """Size of the :func:`drop_head` embedding of ``name`` (model name or ModelChoice)."""
     return EMBEDDING_DIM[arch_of(name)]
 
-
-def classifier_transforms(name, *, train: bool) -> Callable:
-    """Paper B transforms: random resized crop + flip for training, resize + centre crop for
-    evaluation, at :func:`input_size` and with :func:`normalize_for` the model."""
-    from torchvision import transforms
-
-    size = input_size(name)
-    if train:
-        steps = [transforms.RandomResizedCrop(size, scale=(0.6, 1.0)), transforms.RandomHorizontalFlip()]
-    else:
-        steps = [transforms.Resize(int(round(size * 8 / 7))), transforms.CenterCrop(size)]
-    return transforms.Compose(steps + [transforms.ToTensor(), normalize_for(name)])

@@ -123,7 +123,10 @@ def torchvision_weights_path(arch: str, weights: str = "IMAGENET1K_V1") -> Path:
 
 
 def torchvision_weights_cached(arch: str, weights: str = "IMAGENET1K_V1") -> bool:
-    """True when ``arch``'s ImageNet weights are in the torch hub cache (no network)."""
+    """True when ``arch``'s ImageNet weights are in the torch hub cache (no network).
+
+    For ``mobilenet_v2`` the packaged file is installed there first (:func:`install_packaged_weights`).
+    """
     if arch == "mobilenet_v2":
         install_packaged_weights()
     return torchvision_weights_path(arch, weights).is_file()

@@ -1,0 +1,168 @@
+"""helpers.training: fit (best weights, resumable checkpoints, Inception aux loss), evaluate, embed."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from torchvision.models import InceptionOutputs
+
+from helpers import training
+from helpers.errors import ReproError
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: one thread avoids contention on the shared 2-core CI machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def separable(n=400, d=8, seed=0, flip=False):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g)
+    y = (x[:, 0] - 0.5 * x[:, 1] > 0).long()
+    return TensorDataset(x, 1 - y if flip else y)
+
+
+def loaders(shuffle=False, flip_val=False, seed=0):
+    train = DataLoader(separable(300, seed=seed), batch_size=32, shuffle=shuffle,
+                       generator=torch.Generator().manual_seed(seed))
+    val = DataLoader(separable(200, seed=seed + 1, flip=flip_val), batch_size=64)
+    return train, val
+
+
+def mlp(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+
+
+def run(epochs, checkpoint=None, model=None, opt=None, **kw):
+    model = model or mlp()
+    opt = opt or torch.optim.Adam(model.parameters(), lr=1e-2)
+    train, val = loaders()
+    hist = training.fit(model, train, val, opt, epochs=epochs, checkpoint=checkpoint, **kw)
+    return model, opt, hist
+
+
+def test_fit_learns_a_separable_problem():
+    training.seed_everything(0)
+    model = mlp()
+    train, val = loaders(shuffle=True)
+    hist = training.fit(model, train, val, torch.optim.Adam(model.parameters(), lr=1e-2), epochs=15)
+    assert set(hist) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "best_epoch"}
+    assert hist["epoch"] == list(range(1, 16))
+    assert max(hist["val_acc"]) >= 0.95
+    assert hist["train_loss"][-1] < hist["train_loss"][0]
+    loss, acc = training.evaluate(model, val)
+    assert acc == hist["val_acc"][hist["best_epoch"] - 1]
+    assert loss == pytest.approx(hist["val_loss"][hist["best_epoch"] - 1], rel=1e-5)
+
+
+def test_keep_best_restores_best_validation_weights():
+    """Validation labels are flipped, so validation accuracy *falls* as training succeeds."""
+    train, val = loaders(flip_val=True)
+    best = mlp()
+    hist = training.fit(best, train, val, torch.optim.Adam(best.parameters(), lr=1e-2), epochs=8)
+    assert hist["val_acc"][-1] < max(hist["val_acc"])
+    assert hist["best_epoch"] == 1 + hist["val_acc"].index(max(hist["val_acc"])) < 8
+    assert training.evaluate(best, val)[1] == max(hist["val_acc"])
+
+    last = mlp()
+    hist2 = training.fit(last, train, val, torch.optim.Adam(last.parameters(), lr=1e-2), epochs=8,
+                         keep_best=False)
+    assert training.evaluate(last, val)[1] == hist2["val_acc"][-1]
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(tmp_path):
+    _, _, full = run(4)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_two(epoch, _hist):
+        if epoch == 2:
+            raise Interrupt
+
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(Interrupt):
+        run(4, checkpoint=ckpt, on_epoch_end=stop_after_two)
+    assert torch.load(ckpt, weights_only=False)["epoch"] == 2
+    # a fresh process would build a new model and optimizer; fit resumes them from the checkpoint
+    model, _, resumed = run(4, checkpoint=ckpt)
+    assert resumed["epoch"] == [1, 2, 3, 4]
+    for key in ("train_loss", "val_loss", "val_acc", "train_acc"):
+        assert resumed[key] == pytest.approx(full[key], rel=1e-5), key
+    assert resumed["best_epoch"] == full["best_epoch"]
+
+
+def test_more_epochs_continue_from_checkpoint(tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    _, _, first = run(2, checkpoint=ckpt)
+    _, _, more = run(4, checkpoint=ckpt)
+    assert more["epoch"] == [1, 2, 3, 4] and more["train_loss"][:2] == first["train_loss"]
+    _, _, _again = run(4, checkpoint=ckpt)            # nothing left to do: returns the history
+    assert _again["epoch"] == [1, 2, 3, 4]
+
+
+def test_corrupt_checkpoint_is_a_repro_error(tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    ckpt.write_bytes(b"garbage")
+    with pytest.raises(ReproError, match="delete it"):
+        run(1, checkpoint=ckpt)
+
+
+class AuxNet(nn.Module):
+    """Returns torchvision's InceptionOutputs in training mode, like Inception-v3."""
+
+    def __init__(self):
+        super().__init__()
+        self.main = nn.Linear(8, 2)
+        self.aux = nn.Linear(8, 2)
+
+    def forward(self, x):
+        if self.training:
+            return InceptionOutputs(self.main(x), self.aux(x))
+        return self.main(x)
+
+
+def test_inception_outputs_add_weighted_aux_loss():
+    torch.manual_seed(0)
+    model = AuxNet()
+    train, val = loaders()
+    ce = nn.CrossEntropyLoss()
+    with torch.no_grad():
+        per_batch = [(ce(model.main(x), y) + 0.4 * ce(model.aux(x), y), len(y)) for x, y in train]
+    expected = sum(float(l) * n for l, n in per_batch) / sum(n for _, n in per_batch)
+    hist = training.fit(model, train, val, torch.optim.SGD(model.parameters(), lr=0.0), epochs=1)
+    assert hist["train_loss"][0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_evaluate_and_embed():
+    model = nn.Linear(8, 2)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[0.0] * 8, [1.0, -0.5] + [0.0] * 6]))
+        model.bias.zero_()
+    _, val = loaders()
+    loss, acc = training.evaluate(model, val)
+    assert acc == 1.0 and loss > 0
+    emb = training.embed(model, val, progress=False)
+    assert emb.shape == (200, 2)
+    x = torch.cat([b[0] for b in val])
+    assert torch.allclose(torch.from_numpy(emb), model(x).detach(), atol=1e-6)
+    bare = DataLoader(x, batch_size=50)           # loaders of bare inputs work too
+    assert training.embed(model, bare, progress=False).shape == (200, 2)
+
+
+def test_devices_and_seeding():
+    assert training.pick_device("cpu") == torch.device("cpu")
+    assert training.pick_device("auto").type in ("cpu", "cuda")
+    if not torch.cuda.is_available():
+        with pytest.raises(ReproError, match="no CUDA"):
+            training.pick_device("cuda")
+    training.seed_everything(5)
+    a = torch.rand(3)
+    training.seed_everything(5)
+    assert torch.equal(a, torch.rand(3))
