@@ -28,12 +28,13 @@ PAPER_UPSAMPLE = 3         # 50 px -> 150 px
 PAPER_TSNE = {"n_components": 2, "perplexity": 30, "metric": "cosine"}  # pyDeepInsight's README recipe
 
 
-def make_tsne(seed: int = 1701, *, perplexity: float = 30.0, n_jobs: int = 1):
-    """The t-SNE the paper passed to ``ImageTransformer`` (cosine metric, fixed seed)."""
+def make_tsne(seed: int = 1701, *, perplexity: float = 30.0, n_jobs: int = 1, max_iter: int = 1000):
+    """The t-SNE the paper passed to ``ImageTransformer`` (cosine metric, fixed seed;
+    ``max_iter=1000`` is scikit-learn's default, lowered only by the smoke profile)."""
     from sklearn.manifold import TSNE
 
     return TSNE(n_components=2, perplexity=perplexity, metric="cosine", random_state=seed,
-                n_jobs=n_jobs)
+                n_jobs=n_jobs, max_iter=max_iter)
 
 
 def make_scaler():
@@ -56,6 +57,7 @@ class DeepInsight:
     seed: int = 1701
     perplexity: float = 30.0
     n_jobs: int = 1
+    max_iter: int = 1000
 
     def __post_init__(self):
         self.scaler = None
@@ -69,7 +71,8 @@ class DeepInsight:
         n_features = x_train.shape[1]
         perplexity = min(self.perplexity, max(2.0, (n_features - 1) / 3))
         if feature_extractor is None:
-            feature_extractor = make_tsne(self.seed, perplexity=perplexity, n_jobs=self.n_jobs)
+            feature_extractor = make_tsne(self.seed, perplexity=perplexity, n_jobs=self.n_jobs,
+                                          max_iter=self.max_iter)
         self.scaler = make_scaler()
         x_norm = self.scaler.fit_transform(x_train)
         self.transformer = ImageTransformer(feature_extractor=feature_extractor,

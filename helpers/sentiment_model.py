@@ -86,7 +86,7 @@ class ConvAutoEncoder(nn.Module):
         )
         self.decoder = nn.Sequential(
             nn.ConvTranspose2d(bottleneck, hidden, 2, stride=2), nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(hidden, in_channels, 2, stride=2), nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(hidden, in_channels, 2, stride=2),
         )
 
     def forward(self, x):
@@ -112,23 +112,27 @@ class DenseClassifier(nn.Module):
 
 
 class SentimentHead(nn.Module):
-    """Trainable part: auto-encoder -> adaptive average pool (``pool x pool``) -> classifier.
+    """Trainable part: auto-encoder -> flatten -> classifier.
 
     ``feature_shape`` is the frozen extractor's ``(C, H, W)`` output
-    (``image_models.feature_shape``).  The pool makes the classifier's size independent of the
-    extractor's spatial size (the five slices range from 18x18 to 75x75 at 150 px).
+    (``image_models.feature_shape``).  The decoder's output is flattened as it is: every pixel of a
+    DeepInsight image stands for particular [CLS] features, so averaging over space (global
+    pooling) would throw the information away.  ``pool`` (an integer) optionally average-pools to
+    ``pool x pool`` first, to shrink the first dense layer for very large feature maps.
     """
 
     def __init__(self, feature_shape: tuple[int, int, int], *, hidden: int = 32, bottleneck: int = 16,
-                 pool: int = 6, dense: tuple[int, int] = (256, 64), num_classes: int = 2):
+                 pool: int | None = None, dense: tuple[int, int] = (256, 64), num_classes: int = 2):
         super().__init__()
         c, h, w = (int(v) for v in feature_shape)
         if min(h, w) < 4:
             raise ReproError(f"Extractor output {feature_shape} is too small for the auto-encoder (needs >= 4x4).")
         self.feature_shape = (c, h, w)
         self.autoencoder = ConvAutoEncoder(c, hidden, bottleneck)
-        self.pool = nn.AdaptiveAvgPool2d(pool)
-        self.classifier = DenseClassifier(c * pool * pool, dense, num_classes)
+        self.pool = nn.AdaptiveAvgPool2d(pool) if pool else nn.Identity()
+        with torch.no_grad():
+            n_flat = self.pool(self.autoencoder(torch.zeros(1, c, h, w))).numel()
+        self.classifier = DenseClassifier(n_flat, dense, num_classes)
         xavier_init_(self)
 
     def forward(self, features):
@@ -202,21 +206,86 @@ def feature_loader(features, labels, *, batch_size: int, shuffle: bool, seed: in
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=g)
 
 
-def train_head(features_train, y_train, features_val, y_val, *, recipe: Recipe, seed: int = 0,
-               epochs: int | None = None, device="cpu", checkpoint=None, desc: str = "train"):
-    """Train a fresh ``SentimentHead`` on cached features with the row's recipe.
+def image_loader(images_z, labels, *, batch_size: int, shuffle: bool, seed: int = 0, scale: int = 3):
+    """DataLoader over Z-normalised ``(n, 50, 50)`` grey images that yields the extractors'
+    3 x 150 x 150 input (``deepinsight.upsample`` per batch): the end-to-end path."""
+    from torch.utils.data import DataLoader, TensorDataset
 
-    Returns ``(head, history)``; ``history`` comes from ``helpers.training.fit`` with
-    ``keep_best=False``: the reported accuracy is the *final* epoch's held-out validation accuracy
-    (no model selection on the validation set).
+    from .deepinsight import upsample
+
+    def collate(batch):
+        x = torch.stack([b[0] for b in batch])
+        y = torch.stack([b[1] for b in batch])
+        return upsample(x.numpy(), scale), y
+
+    x = torch.as_tensor(np.asarray(images_z)).float()
+    y = torch.as_tensor(np.asarray(labels)).long()
+    g = torch.Generator().manual_seed(seed)
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=g,
+                      collate_fn=collate)
+
+
+def train_head(x_train, y_train, x_val, y_val, *, recipe: Recipe, seed: int = 0,
+               epochs: int | None = None, device="cpu", checkpoint=None, desc: str = "train",
+               extractor: nn.Module | None = None, scale: int = 3):
+    """Train a fresh ``SentimentHead`` with the row's recipe; returns ``(model, history)``.
+
+    * ``extractor=None``: ``x_*`` are cached extractor features ``(n, C, H, W)`` (the cheap,
+      equivalent path used on CPU); the model returned is the head.
+    * ``extractor`` given: ``x_*`` are Z-normalised grey images ``(n, 50, 50)``, upsampled per
+      batch and passed through the frozen extractor (the paper's end-to-end loop, for GPUs and
+      data too large to cache); the model returned is a ``SentimentNet``.
+
+    ``history`` comes from ``helpers.training.fit`` with ``keep_best=False``: the reported
+    accuracy is the *final* epoch's held-out validation accuracy (no model selection on it).
     """
     from .training import fit, seed_everything
 
     seed_everything(seed)
-    head = SentimentHead(tuple(np.asarray(features_train).shape[1:]))
+    if extractor is None:
+        head = SentimentHead(tuple(np.asarray(x_train).shape[1:]))
+        model = head
+        tl = feature_loader(x_train, y_train, batch_size=recipe.batch_size, shuffle=True, seed=seed)
+        vl = feature_loader(x_val, y_val, batch_size=256, shuffle=False)
+    else:
+        from .image_models import feature_shape
+
+        size = int(np.asarray(x_train).shape[-1]) * scale
+        head = SentimentHead(feature_shape(extractor, size))
+        model = SentimentNet(extractor, head)
+        tl = image_loader(x_train, y_train, batch_size=recipe.batch_size, shuffle=True, seed=seed, scale=scale)
+        vl = image_loader(x_val, y_val, batch_size=256, shuffle=False, scale=scale)
     opt = make_optimizer(head, recipe.lr_autoencoder, recipe.lr_classifier)
-    tl = feature_loader(features_train, y_train, batch_size=recipe.batch_size, shuffle=True, seed=seed)
-    vl = feature_loader(features_val, y_val, batch_size=256, shuffle=False)
-    history = fit(head, tl, vl, opt, epochs=epochs or recipe.epochs, device=device,
+    history = fit(model, tl, vl, opt, epochs=epochs or recipe.epochs, device=device,
                   checkpoint=checkpoint, keep_best=False, desc=desc)
-    return head, history
+    return model, history
+
+
+def predict_accuracy(model: nn.Module, x, y, *, device="cpu", images: bool = False, scale: int = 3) -> float:
+    """Accuracy of a trained model on features (or, with ``images=True``, on grey images)."""
+    from .training import evaluate
+
+    loader = (image_loader(x, y, batch_size=256, shuffle=False, scale=scale) if images
+              else feature_loader(x, y, batch_size=256, shuffle=False))
+    return float(evaluate(model, loader, device=device)[1])
+
+
+def random_control(extractor: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy of a frozen extractor with the *same architecture and slice* but freshly
+    initialised weights (PyTorch's default init, batch-norm statistics reset).
+
+    This is the control the paper lacks: if it scores as well as the ImageNet slice, the
+    ImageNet transfer is not what makes the model work.
+    """
+    import copy
+
+    torch.manual_seed(seed)
+    ctrl = copy.deepcopy(extractor)
+    for m in ctrl.modules():
+        if m is not ctrl and hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+        if hasattr(m, "reset_running_stats"):
+            m.reset_running_stats()
+    for p in ctrl.parameters():
+        p.requires_grad_(False)
+    return ctrl.eval()

@@ -140,3 +140,37 @@ def test_paper_tables_and_side_by_side():
     assert np.isnan(both.loc[("TF-IDF", "VGG"), ("top1", "here")])
     with pytest.raises(ReproError):
         R.paper_table("imdb")
+
+
+def test_kdtree_and_brute_force_find_the_same_neighbours():
+    rng = np.random.default_rng(5)
+    images, queries = rng.normal(size=(60, 16)), rng.normal(size=(25, 16))
+    d1, i1 = R.nearest_images(queries, images, k=5, method="kdtree")
+    d2, i2 = R.nearest_images(queries, images, k=5, method="brute")
+    assert (i1 == i2).all() and np.allclose(d1, d2)
+    with pytest.raises(ReproError):
+        R.nearest_images(queries, images, method="ball")
+
+
+def test_projection_is_the_minimum_norm_solution_when_underdetermined():
+    # 3 pairs, 5 text dimensions: many exact solutions; lstsq picks the smallest
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(3, 5)), rng.normal(size=(3, 2))
+    proj = R.fit_projection(x, y, normalize=False)
+    assert np.allclose(proj(x), y)
+    xc = x - x.mean(0)
+    expected = np.linalg.pinv(xc) @ (y - y.mean(0))
+    assert np.allclose(proj.weights, expected)
+
+
+def test_rcond_cuts_off_near_collinear_directions():
+    rng = np.random.default_rng(4)
+    base = rng.normal(size=(200, 3))
+    x = np.hstack([base, base[:, :1] + 1e-7 * rng.normal(size=(200, 1))])  # 4th ~ 1st column
+    y = base @ rng.normal(size=(3, 2)) + 0.01 * rng.normal(size=(200, 2))
+    plain = R.fit_projection(x, y, normalize=False)
+    cut = R.fit_projection(x, y, normalize=False, rcond=1e-4)
+    assert np.abs(plain.weights).max() > 1e3          # OLS splits the weight over near twins
+    assert np.abs(cut.weights).max() < 10
+    # the truncated fit is nearly as good on the training pairs
+    assert np.mean((cut(x) - y) ** 2) < 1.1 * np.mean((plain(x) - y) ** 2) + 1e-6
