@@ -18,14 +18,6 @@ from helpers import weights
 from helpers.errors import ReproError
 
 
-@pytest.fixture(autouse=True)
-def _few_threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(old)
-
-
 def conv_out(n: int, k: int, s: int = 1, p: int = 0) -> int:
     """Output size of a convolution / max-pool (floor mode)."""
     return (n + 2 * p - k) // s + 1

@@ -42,7 +42,6 @@ TINY_DISTILBERT = dict(n_layers=6, dim=32, n_heads=2, hidden_dim=64)
 
 @pytest.fixture(scope="module")
 def minilm():
-    torch.set_num_threads(2)
     return te.load_text_encoder("all-MiniLM-L6-v2")
 
 

@@ -11,15 +11,6 @@ from helpers import training
 from helpers.errors import ReproError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread avoids contention on the shared 2-core CI machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def separable(n=400, d=8, seed=0, flip=False):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, generator=g)
