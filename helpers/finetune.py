@@ -25,10 +25,22 @@ from .errors import ReproError
 
 # --------------------------------------------------------------------------- shared
 
+class _FrozenBatchNorm2d(nn.BatchNorm2d):
+    """A batch-norm layer that stays in eval mode: frozen weights *and* frozen statistics."""
+
+    def train(self, mode: bool = True):
+        return super().train(False)
+
+
 def freeze_first(model: nn.Module, fraction: float, keep_trainable: Sequence[nn.Module] = ()) -> int:
     """Set ``requires_grad=False`` on the first ``fraction`` of ``model``'s parameter tensors
     (in definition order), except those of ``keep_trainable`` (the new head).  Returns how many
-    tensors were frozen."""
+    tensors were frozen.
+
+    Batch-norm layers whose weights are frozen also keep their ImageNet running statistics
+    (they stay in eval mode during training): updating the statistics of a frozen layer from small
+    CPU batches shifts every feature after it between training and evaluation, and a trivially
+    separable toy task then stays near chance (tests/test_finetune.py)."""
     if not 0.0 <= fraction < 1.0:
         raise ReproError(f"freeze_fraction must be in [0, 1), got {fraction}.")
     keep = {id(p) for m in keep_trainable for p in m.parameters()}
@@ -36,7 +48,21 @@ def freeze_first(model: nn.Module, fraction: float, keep_trainable: Sequence[nn.
     n = int(round(len(params) * fraction))
     for p in params[:n]:
         p.requires_grad_(False)
+    for module in model.modules():
+        if type(module) is nn.BatchNorm2d and module.weight is not None \
+                and not module.weight.requires_grad:
+            module.__class__ = _FrozenBatchNorm2d
+            module.eval()
     return n
+
+
+def class_count(train_labels, val_labels) -> int:
+    """Number of classes; the labels must be ``0 .. n-1`` (remap class ids before fine-tuning)."""
+    labels = sorted({int(v) for v in train_labels} | {int(v) for v in val_labels})
+    if labels != list(range(len(labels))):
+        raise ReproError("Fine-tuning labels must be 0 .. n-1 without gaps; remap the class ids "
+                         f"of the training classes first (got {labels[:5]}...).")
+    return len(labels)
 
 
 def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
@@ -85,7 +111,8 @@ def finetune_image_classifier(name: str, image_set, train_keys, train_labels, va
     from . import training
     from .image_models import image_classifier
 
-    n_classes = int(len(set(train_labels) | set(val_labels)))
+    n_classes = class_count(train_labels, val_labels)
+    torch.manual_seed(seed)  # the new head's init and the random crops/flips
     model, choice = image_classifier(name, n_classes, allow_standin=allow_standin)
     if image_size:
         choice = _with_size(choice, int(image_size))
@@ -188,7 +215,8 @@ def finetune_text_classifier(name: str, train_texts, train_labels, val_texts, va
     from . import training
     from .text_encoders import load_text_classifier
 
-    n_classes = int(len(set(train_labels) | set(val_labels)))
+    n_classes = class_count(train_labels, val_labels)
+    torch.manual_seed(seed)  # the new head's init and dropout
     tokenizer, hf_model, choice = load_text_classifier(name, n_classes, allow_standin=allow_standin)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     model = TokenIdsClassifier(hf_model, pad_id)
