@@ -108,6 +108,36 @@ def test_training_learns_separable_features():
     assert hist["val_acc"][-1] >= 0.85
 
 
+def test_input_scaling_standardises_each_position_and_is_saved():
+    rng = np.random.default_rng(0)
+    shape = (4, 8, 8)
+    common = rng.normal(size=shape) * 10                       # the same layout for every sample
+    x = (common + 0.05 * rng.normal(size=(64, *shape))).astype(np.float16)
+    head = sm.SentimentHead(shape)
+    assert torch.equal(head.input_mean, torch.zeros(shape)) and torch.equal(head.input_std, torch.ones(shape))
+    head.fit_input_scaling(x[i:i + 16] for i in range(0, 64, 16))    # batches give the same stats
+    z = (torch.as_tensor(x).float() - head.input_mean) / head.input_std
+    torch.testing.assert_close(z.mean(0), torch.zeros(shape), atol=1e-4, rtol=0)
+    torch.testing.assert_close(z.std(0), torch.ones(shape), atol=1e-3, rtol=0)
+    assert {"input_mean", "input_std"} <= set(head.state_dict())
+    with pytest.raises(ReproError, match="do not match"):
+        head.fit_input_scaling(np.zeros((4, 3, 8, 8), np.float32))
+
+
+def test_training_learns_small_deviations_on_a_common_map():
+    """DeepInsight-like features: a large map shared by all samples plus a small class signal;
+    the default recipe must not collapse to one class (the quick-profile failure)."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 200)
+    x = np.broadcast_to(rng.normal(size=(4, 8, 8)) * 20, (200, 4, 8, 8)).copy()
+    x += 0.2 * rng.normal(size=x.shape)
+    x[:, 1, 2:5, 2:5] += 0.3 * (2 * y - 1)[:, None, None]
+    r = sm.recipe("alexnet", epochs=6, batch_size=16)
+    head, hist = sm.train_head(x[:150].astype(np.float16), y[:150], x[150:].astype(np.float16), y[150:],
+                               recipe=r, seed=0, desc="test")
+    assert hist["val_acc"][-1] >= 0.85
+
+
 def test_random_control_same_architecture_new_weights():
     ext = _frozen_bn_extractor().eval()
     ctrl = sm.random_control(ext, seed=1)
@@ -128,6 +158,7 @@ def test_end_to_end_training_path_runs_on_images():
     r = sm.recipe("vgg16", epochs=1, batch_size=8)
     model, hist = sm.train_head(imgs[:16], y[:16], imgs[16:], y[16:], recipe=r, extractor=ext, scale=3)
     assert isinstance(model, sm.SentimentNet) and model.head.feature_shape == (8, 15, 15)
+    assert not torch.equal(model.head.input_std, torch.ones(8, 15, 15))     # scaling fitted on features
     assert len(hist["val_acc"]) == 1
     acc = sm.predict_accuracy(model, imgs[16:], y[16:], images=True, scale=3)
     assert 0.0 <= acc <= 1.0
