@@ -35,8 +35,13 @@ def test_notebook_is_clean_and_parameterised(path):
     nb = nbformat.read(path, as_version=4)
     assert not nbclean.has_outputs(nb), f"{path.name} has outputs: run python -m helpers.nbclean"
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
-    names = _defined_names(_parameters_cell(nb).source)
+    cell = _parameters_cell(nb)
+    names = _defined_names(cell.source)
     assert set(COMMON) <= names
+    from papermill.translators import PythonTranslator
+
+    seen_by_papermill = {p.name for p in PythonTranslator.inspect(cell)}
+    assert seen_by_papermill == names, "papermill cannot parse some parameter lines"
     table = yaml.safe_load((REPO_ROOT / "profiles" / f"{path.stem}.yml").read_text())
     assert set(table) == set(PROFILES)
     for profile, params in table.items():
