@@ -1,8 +1,8 @@
 """Official data sources and a small, resumable, checksum-verifying downloader.
 
 Used by the data loaders (``helpers.data_imdb``, ``helpers.data_cub``, ``helpers.data_flowers``)
-when no local copy of a data set is found, and by the "Data" chapter of the book, which lists
-``REGISTRY`` so a reader knows exactly which files the book was built from.
+when no local copy of a data set is found; ``python -m helpers.download`` lists ``REGISTRY`` so a
+reader knows exactly which official files the book's data comes from ("Running the book" page).
 
 * Streaming download with a ``tqdm`` progress bar into ``<cache>/<filename>.part``.
 * An interrupted download resumes with an HTTP ``Range`` request.
