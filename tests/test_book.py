@@ -12,7 +12,7 @@ PAPER_TABLES = ["table-a1", "table-b1", "table-b2"]
 
 
 @pytest.fixture(scope="module")
-def book_root(tmp_path_factory):
+def book_root(tmp_path_factory, shared_data):
     root = tmp_path_factory.mktemp("book")
     mp = pytest.MonkeyPatch()
     mp.setenv("REPRO_ARTIFACTS", str(root / "_artifacts"))
@@ -26,7 +26,7 @@ def book_root(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def executed(book_root):
-    """Execute 01-08 in order (later notebooks read earlier artifacts)."""
+    """Execute 01-08 in order (later notebooks read earlier artifacts) on the real shared data."""
     return run.execute_many(run.notebooks(), "smoke", {}, out_dir=book_root / "book" / "executed")
 
 
