@@ -84,9 +84,10 @@ class Artifact:
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             }
             (tmp / DONE).write_text(json.dumps(meta, indent=1, default=str))
-            if self.path.exists():  # a concurrent run finished first; keep theirs
+            if (self.path / DONE).is_file():  # a concurrent run finished first; keep theirs
                 shutil.rmtree(tmp)
             else:
+                shutil.rmtree(self.path, ignore_errors=True)  # an unfinished or damaged folder
                 os.replace(tmp, self.path)
             shutil.rmtree(self.scratch, ignore_errors=True)
         except BaseException:

@@ -115,6 +115,32 @@ def _state_to_cpu(state: dict) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
+def _loader_generator(loader):
+    """The generator that shuffles ``loader`` (its sampler's, or the loader's own), if any."""
+    sampler = getattr(loader, "sampler", None)
+    return getattr(sampler, "generator", None) or getattr(loader, "generator", None)
+
+
+def _rng_state(loader) -> dict:
+    """Random state a resumed run needs to continue exactly: torch's global generator (dropout,
+    augmentation), CUDA's, and the loader's shuffling generator."""
+    gen = _loader_generator(loader)
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "loader": gen.get_state() if gen is not None else None}
+
+
+def _set_rng_state(state: dict | None, loader) -> None:
+    if not state:
+        return
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    gen = _loader_generator(loader)
+    if gen is not None and state.get("loader") is not None:
+        gen.set_state(state["loader"])
+
+
 def _save_checkpoint(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -158,6 +184,7 @@ def fit(model: nn.Module, train_loader, val_loader, optimizer, *, epochs: int, l
             raise ReproError(f"Cannot resume from checkpoint {ckpt} ({exc}); delete it to start over.") from exc
         history, best_state, best_acc = saved["history"], saved["best_state"], saved["best_acc"]
         start = saved["epoch"]
+        _set_rng_state(saved.get("rng"), train_loader)
         print(f"{desc}: resumed from {ckpt.name} after epoch {start}")
 
     for epoch in range(start + 1, epochs + 1):
@@ -197,6 +224,7 @@ def fit(model: nn.Module, train_loader, val_loader, optimizer, *, epochs: int, l
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "epoch": epoch, "history": history, "best_state": best_state, "best_acc": best_acc,
+                "rng": _rng_state(train_loader),
             })
         if on_epoch_end is not None:
             on_epoch_end(epoch, copy.deepcopy(history))

@@ -59,8 +59,10 @@ def test_parameters_are_injected_and_execution_is_cached(tiny, tmp_path):
     # deleting the artifact a cached notebook produced forces a re-execution
     for p in (tmp_path / "art" / "07_tiny").iterdir():
         (p / "artifact.json").unlink(missing_ok=True)
-    _, ran = run.execute(src, {"profile": "smoke", "n": 5}, out_dir=out_dir)
-    assert ran
+    out, ran = run.execute(src, {"profile": "smoke", "n": 5}, out_dir=out_dir)
+    assert ran and "value 10" in _stdout(out)
+    assert all((p / "artifact.json").is_file() for p in (tmp_path / "art" / "07_tiny").iterdir()
+               if not p.name.startswith("."))  # the damaged artifact was rebuilt, not kept
 
 
 def test_failed_notebook_keeps_previous_output_and_reports_cell(tiny):

@@ -25,15 +25,15 @@ def loaders(shuffle=False, flip_val=False, seed=0):
     return train, val
 
 
-def mlp(seed=0):
+def mlp(seed=0, dropout=0.0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 2))
 
 
-def run(epochs, checkpoint=None, model=None, opt=None, **kw):
-    model = model or mlp()
+def run(epochs, checkpoint=None, model=None, opt=None, shuffle=False, dropout=0.0, **kw):
+    model = model or mlp(dropout=dropout)
     opt = opt or torch.optim.Adam(model.parameters(), lr=1e-2)
-    train, val = loaders()
+    train, val = loaders(shuffle=shuffle)
     hist = training.fit(model, train, val, opt, epochs=epochs, checkpoint=checkpoint, **kw)
     return model, opt, hist
 
@@ -68,7 +68,9 @@ def test_keep_best_restores_best_validation_weights():
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(tmp_path):
-    _, _, full = run(4)
+    """Shuffling and dropout included: the checkpoint carries the random state too."""
+    random = dict(shuffle=True, dropout=0.3)
+    _, _, full = run(4, **random)
 
     class Interrupt(Exception):
         pass
@@ -79,10 +81,10 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path):
 
     ckpt = tmp_path / "ckpt.pt"
     with pytest.raises(Interrupt):
-        run(4, checkpoint=ckpt, on_epoch_end=stop_after_two)
+        run(4, checkpoint=ckpt, on_epoch_end=stop_after_two, **random)
     assert torch.load(ckpt, weights_only=False)["epoch"] == 2
     # a fresh process would build a new model and optimizer; fit resumes them from the checkpoint
-    model, _, resumed = run(4, checkpoint=ckpt)
+    model, _, resumed = run(4, checkpoint=ckpt, **random)
     assert resumed["epoch"] == [1, 2, 3, 4]
     for key in ("train_loss", "val_loss", "val_acc", "train_acc"):
         assert resumed[key] == pytest.approx(full[key], rel=1e-5), key
