@@ -1,5 +1,6 @@
 """The papermill runner: parameters, execution cache, failures (helpers/run.py)."""
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -61,8 +62,8 @@ def test_parameters_are_injected_and_execution_is_cached(tiny, tmp_path):
         (p / "artifact.json").unlink(missing_ok=True)
     out, ran = run.execute(src, {"profile": "smoke", "n": 5}, out_dir=out_dir)
     assert ran and "value 10" in _stdout(out)
-    assert all((p / "artifact.json").is_file() for p in (tmp_path / "art" / "07_tiny").iterdir()
-               if not p.name.startswith("."))  # the damaged artifact was rebuilt, not kept
+    rebuilt = nbformat.read(out, as_version=4).metadata["repro"]["artifacts"]
+    assert len(rebuilt) == 1 and (Path(rebuilt[0]) / "artifact.json").is_file()  # not the damaged one
 
 
 def test_failed_notebook_keeps_previous_output_and_reports_cell(tiny):
