@@ -1,12 +1,13 @@
 """Execute the book's notebooks with papermill and build the book.
 
-    python -m helpers.run 02_deepinsight --profile quick -p n_reviews 500   # one notebook
+    python -m helpers.run 02_deepinsight --profile quick -p perplexity 50   # one notebook
     python -m helpers.run all --profile quick                                # 01 ... 08 in order
     python -m helpers.run paper-a --profile smoke                            # 01 ... 04
     python -m helpers.run book --profile quick                               # all, then the HTML
 
-An executed notebook is reused when its source, its parameters and the helper package are
-unchanged and the artifacts it produced still exist (QuantEcon-style execution cache);
+An executed notebook is reused when its source, its parameters, the helper package and the
+artifacts of the earlier notebooks it reads are unchanged and the artifacts it produced still
+exist (QuantEcon-style execution cache);
 ``--force`` re-executes.  A failing notebook is kept under ``<executed>/failed/`` for inspection
 and the previous good one is left in place.  Defined on the "Running the book" page.
 """
@@ -93,12 +94,42 @@ def _run_index_snapshot(run: str) -> dict[str, float]:
     return {str(p.relative_to(index)): p.stat().st_mtime for p in index.rglob("*.json")}
 
 
-def _fingerprint(source: Path, params: dict) -> dict:
+def upstream_keys(stem: str, run: str) -> dict[str, str]:
+    """Keys of the artifacts that earlier notebooks (lower number) of ``run`` hold now: when one of
+    them is recomputed, every later notebook that reads it must run again."""
+    index = artifact_root() / "runs" / run
+    if not index.is_dir():
+        return {}
+    keys = {}
+    for entry in sorted(index.rglob("*.json")):
+        name = str(entry.relative_to(index))
+        if name[:2].isdigit() and name[:2] < stem[:2]:
+            keys[name] = json.loads(entry.read_text())["key"]
+    return keys
+
+
+def check_parameters(source: Path, params: dict) -> None:
+    """Refuse parameters the notebook's ``parameters`` cell does not define (papermill would
+    inject them silently and they would change nothing)."""
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    nb = nbformat.read(source, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    known = {p.name for c in cells for p in PythonTranslator.inspect(c)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ReproError(f"Notebook {source.stem} has no parameter {', '.join(unknown)}; "
+                         f"its parameters are: {', '.join(sorted(known))}.")
+
+
+def _fingerprint(source: Path, params: dict, run: str) -> dict:
     return {
         "source_sha": _sha(source.read_bytes()),
         "params": params,
         "helpers_sha": helpers_fingerprint(),
         "artifact_root": str(artifact_root()),
+        "upstream": upstream_keys(source.stem, run),
     }
 
 
@@ -120,11 +151,12 @@ def execute(source: Path, params: dict, *, force: bool = False, out_dir: Path | 
     out_dir = out_dir or executed_root()
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / source.name
-    fingerprint = _fingerprint(source, params)
+    check_parameters(source, params)
+    run = params.get("run") or params["profile"]
+    fingerprint = _fingerprint(source, params, run)
     if not force and _cached(output, fingerprint):
         return output, False
 
-    run = params.get("run") or params["profile"]
     before = _run_index_snapshot(run)
     tmp = out_dir / f".{source.stem}.running.ipynb"
     try:

@@ -97,3 +97,28 @@ def test_overrides_are_yaml_typed_and_profile_checked():
     assert run.parse_overrides([["n", "3"], ["seeds", "[0, 1]"], ["name", "bert"]]) == {
         "n": 3, "seeds": [0, 1], "name": "bert"}
     assert run.main(["all", "--profile", "huge"]) == 1
+
+
+def test_recomputed_upstream_artifact_reexecutes_later_notebooks(tiny):
+    from helpers import artifacts
+
+    src, out_dir = tiny
+    params = {"profile": "smoke", "n": 3}
+
+    def upstream(version):
+        art = artifacts.Artifact("03_up", {"v": version}, run="smoke")
+        with art.build():
+            pass
+
+    upstream(1)
+    assert run.execute(src, params, out_dir=out_dir)[1]
+    assert not run.execute(src, params, out_dir=out_dir)[1]
+    upstream(2)  # notebook 03 of the same run produced a new artifact
+    assert run.execute(src, params, out_dir=out_dir)[1]
+    assert not run.execute(src, params, out_dir=out_dir)[1]
+
+
+def test_unknown_parameter_is_refused(tiny):
+    src, out_dir = tiny
+    with pytest.raises(ReproError, match="has no parameter bogus"):
+        run.execute(src, {"profile": "smoke", "bogus": 1}, out_dir=out_dir)
