@@ -8,7 +8,7 @@ Paper A's model is ``frozen ImageNet slice -> convolutional auto-encoder -> 3 li
 the classifier, cross-entropy on two classes).  Because the slice is frozen and deterministic
 (eval mode, no dropout, batch-norm running statistics), its output for a given image never changes
 during training; ``SentimentHead`` is therefore trained on *cached* extractor features, which is
-mathematically the same as the paper's end-to-end loop and much cheaper.  ``SentimentNet``
+the same as the paper's end-to-end loop (up to notebook 03's float16 storage) and much cheaper.  ``SentimentNet``
 assembles the full end-to-end model (for the architecture figure and for GPU runs).
 """
 from __future__ import annotations
