@@ -137,14 +137,6 @@ def load_text_encoder(name: str, *, allow_standin: bool = True, random_init: boo
                  config_overrides=config_overrides, output_hidden_states=True)
 
 
-def _device(device):
-    import torch
-
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def _length_order(texts: Sequence[str], tokenizer, max_length: int) -> np.ndarray:
     """Indices sorting ``texts`` by token count (stable), longest first."""
     lengths = [len(ids) for ids in tokenizer(list(texts), truncation=True, max_length=max_length,
@@ -160,7 +152,9 @@ def _batches(texts, tokenizer, model, *, max_length, batch_size, device, progres
     if isinstance(texts, str):
         raise ReproError("Pass a list of texts, not a single string.")
     texts = list(texts)
-    dev = _device(device)
+    from .training import pick_device
+
+    dev = pick_device(device)
     model.to(dev).eval()
     order = _length_order(texts, tokenizer, max_length)
     starts = range(0, len(texts), batch_size)
