@@ -70,14 +70,16 @@ def _records(path: Path, splits: tuple[str, ...]):
 
 
 def load_imdb(source: os.PathLike | str | None = None, *, splits=SPLITS,
-              per_class: int | None = None, seed: int = 0) -> pd.DataFrame:
+              per_class: int | dict | None = None, seed: int = 0) -> pd.DataFrame:
     """Labelled IMDB reviews as a DataFrame (``review_id, split, label, rating, text``).
 
     ``source``: None -> ``config.data_source()/imdb/*.tar.gz`` if present, else
     ``download("imdb")``; or the ``aclImdb`` folder, its parent, or a ``.tar.gz`` archive.
     ``label`` is 1 for ``pos`` and 0 for ``neg``; ``review_id`` is e.g. ``"train/pos/123_8"``.
     ``per_class`` keeps a deterministic (``seed``) random subsample of at most that many reviews
-    per (split, label).  Rows are ordered by split (train, test), label, then numeric id.
+    per (split, label); a dict (``{"train": 750, "test": 250}``, None = all) sets it per split,
+    so one pass over the archive serves different sample sizes.  Rows are ordered by split
+    (train, test), label, then numeric id.
     """
     if isinstance(splits, str):
         splits = (splits,)
@@ -85,8 +87,10 @@ def load_imdb(source: os.PathLike | str | None = None, *, splits=SPLITS,
     bad = [s for s in splits if s not in SPLITS]
     if bad or not splits:
         raise ReproError(f"Unknown IMDB split(s) {bad or splits}; choose from {SPLITS}.")
-    if per_class is not None and per_class < 1:
-        raise ReproError(f"per_class must be a positive number of reviews, not {per_class}.")
+    limits = dict(per_class) if isinstance(per_class, dict) else {s: per_class for s in splits}
+    for n in limits.values():
+        if n is not None and n < 1:
+            raise ReproError(f"per_class must be a positive number of reviews, not {n}.")
     path = _resolve(source or None)
 
     rows = []
@@ -102,11 +106,14 @@ def load_imdb(source: os.PathLike | str | None = None, *, splits=SPLITS,
     df = pd.DataFrame(rows, columns=COLUMNS + ["_id"])
     df["_split"] = df["split"].map({s: i for i, s in enumerate(SPLITS)})
     df = df.sort_values(["_split", "label", "_id"], kind="stable")
-    if per_class is not None:
+    if any(n is not None for n in limits.values()):
         # one generator per (split, label), so a group's sample does not depend on the others
-        parts = [g.sample(n=min(per_class, len(g)),
-                          random_state=np.random.default_rng([seed, int(s), int(label)]))
-                 .sort_values("_id")
-                 for (s, label), g in df.groupby(["_split", "label"], sort=True)]
+        parts = []
+        for (s, label), g in df.groupby(["_split", "label"], sort=True):
+            n = limits.get(SPLITS[s])
+            if n is not None:
+                g = g.sample(n=min(n, len(g)),
+                             random_state=np.random.default_rng([seed, int(s), int(label)])).sort_values("_id")
+            parts.append(g)
         df = pd.concat(parts)
     return df[COLUMNS].reset_index(drop=True)

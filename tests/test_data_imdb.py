@@ -91,6 +91,11 @@ def test_per_class_is_balanced_and_deterministic(toy_imdb):
     assert len(load_imdb(toy_imdb, per_class=100)) == 24  # capped by what exists
     with pytest.raises(ReproError, match="per_class"):
         load_imdb(toy_imdb, per_class=0)
+    # per-split sizes in one pass give the same samples as one load per split
+    both = load_imdb(toy_imdb, per_class={"train": 4, "test": 2}, seed=1)
+    test_only = load_imdb(toy_imdb, splits=("test",), per_class=2, seed=1)
+    assert both["review_id"].tolist() == train_only["review_id"].tolist() + test_only["review_id"].tolist()
+    assert len(load_imdb(toy_imdb, per_class={"train": 2, "test": None})) == 4 + 12
 
 
 def test_truncated_real_archive_is_one_clear_error(shared_data, tmp_path):
