@@ -92,12 +92,10 @@ def flow_diagram(rows: Sequence[Sequence[str]], title: str, *, row_labels: Seque
     return fig
 
 
-def accuracy_curves(histories: Mapping[str, dict], title: str, *, ncols: int | None = None):
-    """Figures 6-7: train (dashed) and validation (solid) accuracy per epoch, one colour per
-    model; ``histories`` maps a label to ``helpers.training.fit``'s history."""
-    import matplotlib.pyplot as plt
+def _accuracy_lines(ax, histories: Mapping[str, dict]) -> None:
+    """Train (dashed) and validation (solid) accuracy per epoch, one colour per model."""
+    from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.0))
     for i, (label, h) in enumerate(histories.items()):
         color = f"C{i}"
         epochs = np.asarray(h["epoch"], dtype=float)
@@ -106,15 +104,39 @@ def accuracy_curves(histories: Mapping[str, dict], title: str, *, ncols: int | N
         ax.plot(epochs, h["train_acc"], "--", color=color, label=f"train - {label}")
         ax.plot(epochs, h["val_acc"], "-", marker="o", ms=3, color=color,
                 label=f"validation - {label}")
-    from matplotlib.ticker import MaxNLocator
-
     ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def accuracy_curves(histories: Mapping[str, dict], title: str, *, ncols: int | None = None):
+    """Figure 7: train and validation accuracy per epoch, one colour per model; ``histories``
+    maps a label to ``helpers.training.fit``'s history."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.0))
+    _accuracy_lines(ax, histories)
+    ax.set_ylabel("accuracy")
     ax.set_title(title)
     ax.legend(frameon=False, ncol=ncols or 1, fontsize=7, loc="upper left",
               bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def accuracy_panels(panels: Mapping[str, Mapping[str, dict]]):
+    """Figure 6: one panel of :func:`accuracy_curves` lines per data set (``{title: histories}``),
+    with one shared legend below."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(8, 3.4), sharey=True, sharex=True, squeeze=False)
+    for ax, (title, histories) in zip(axes[0], panels.items()):
+        _accuracy_lines(ax, histories)
+        ax.set_title(title)
+    axes[0, 0].set_ylabel("accuracy")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, frameon=False, fontsize=6.5, ncol=3, loc="lower center",
+               bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     return fig
 
 
