@@ -180,6 +180,8 @@ def execute(source: Path, params: dict, *, force: bool = False, out_dir: Path | 
     produced = [json.loads((artifact_root() / "runs" / run / n).read_text())["path"] for n in touched]
     nb = nbformat.read(tmp, as_version=4)
     nb.metadata["repro"] = {**fingerprint, "artifacts": sorted(produced)}
+    from .nbpost import clean_executed  # hide parameter cells, one parameters box, no local paths
+    clean_executed(nb, source.stem)
     nbformat.write(nb, tmp)
     os.replace(tmp, output)
     return output, True
