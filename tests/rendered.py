@@ -1,0 +1,166 @@
+"""Checks of a built HTML book: local links and anchors, no CDN resources, and what headless
+Chromium shows (images load, math typeset).  Used by tests/test_rendered_pages.py."""
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+RESOURCE_ATTRS = {"script": "src", "img": "src", "iframe": "src", "source": "src", "link": "href"}
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+        self.resources: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ("id", "name"):
+            if a.get(key):
+                self.ids.add(a[key])
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+        attr = RESOURCE_ATTRS.get(tag)
+        if attr and a.get(attr) and not (tag == "link" and a.get("rel") in ("canonical",)):
+            self.resources.append(a[attr])
+
+
+def parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def pages(html_root: Path) -> list[Path]:
+    """The book's pages (Sphinx's generated index and search pages left out)."""
+    skip = {"genindex.html", "search.html"}
+    found = [p for p in html_root.rglob("*.html")
+             if p.name not in skip and not p.name.startswith(".")
+             and "_static" not in p.parts and "_sources" not in p.parts]
+    return sorted(p for p in found if 'http-equiv="Refresh"' not in p.read_text(encoding="utf-8")[:2000])
+
+
+def broken_links(html_root: Path) -> list[str]:
+    """``page -> href`` for every local link whose file or ``#anchor`` does not exist."""
+    parsed: dict[Path, _Page] = {}
+
+    def page_of(path):
+        if path not in parsed:
+            parsed[path] = parse(path)
+        return parsed[path]
+
+    bad = []
+    for page in pages(html_root):
+        for href in page_of(page).links + page_of(page).resources:
+            url = urlsplit(href)
+            if url.scheme or href.startswith("//"):
+                continue
+            target = page if not url.path else (page.parent / unquote(url.path)).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            where = f"{page.relative_to(html_root)} -> {href}"
+            if not target.is_file():
+                bad.append(where + " (no such file)")
+            elif url.fragment and target.suffix == ".html" and unquote(url.fragment) not in page_of(target).ids:
+                bad.append(where + " (no such anchor)")
+    return bad
+
+
+def remote_resources(html_root: Path) -> list[str]:
+    """``page -> url`` for every script, style sheet, image or frame a page loads from the net."""
+    out = []
+    for page in pages(html_root):
+        for src in parse(page).resources:
+            if urlsplit(src).scheme in ("http", "https") or src.startswith("//"):
+                out.append(f"{page.relative_to(html_root)} -> {src}")
+    return out
+
+
+CHECK_SCRIPT = r"""
+<script>
+window.addEventListener('load', function () {
+  function report() {
+    var imgs = Array.from(document.querySelectorAll('img'));
+    var broken = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
+                     .map(function (i) { return (i.getAttribute('src') || '').slice(0, 80); });
+    var body = document.body.cloneNode(true);
+    body.querySelectorAll('pre, code, script, style, textarea, mjx-container, #repro-check')
+        .forEach(function (e) { e.remove(); });
+    var text = body.textContent, raw = [];
+    ['\\(', '\\[', '$$'].forEach(function (t) {
+      var i = text.indexOf(t);
+      if (i >= 0) raw.push(text.slice(Math.max(0, i - 40), i + 40));
+    });
+    var out = document.createElement('pre');
+    out.id = 'repro-check';
+    out.textContent = JSON.stringify({images: imgs.length, broken: broken, raw: raw,
+      typeset: document.querySelectorAll('mjx-container').length,
+      mathjax: !!(window.MathJax && window.MathJax.startup)});
+    document.body.appendChild(out);
+  }
+  var imgs = Array.from(document.querySelectorAll('img'));
+  imgs.forEach(function (i) { i.loading = 'eager'; });
+  var ready = Promise.all(imgs.map(function (i) { return i.decode().catch(function () {}); }));
+  var math = (window.MathJax && MathJax.startup && MathJax.startup.promise) || Promise.resolve();
+  Promise.all([ready, math]).then(report, report);
+});
+</script>
+"""
+
+
+def chromium() -> str | None:
+    """Path of Debian's ``chromium`` (or another Chromium/Chrome binary), or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _chromium_cmd(profile_dir: str) -> list[str]:
+    return [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile_dir}"]
+
+
+def check_in_chromium(page: Path, timeout: float = 120) -> dict:
+    """Open ``page`` in headless Chromium and report images, broken images, raw TeX left and
+    typeset formulas (a copy of the page with a checking script, next to the page)."""
+    probe = page.with_name(f".check-{page.name}")
+    source = page.read_text(encoding="utf-8")
+    probe.write_text(source.replace("</body>", CHECK_SCRIPT + "</body>", 1), encoding="utf-8")
+    try:
+        with tempfile.TemporaryDirectory() as profile:
+            out = subprocess.run(_chromium_cmd(profile) + ["--virtual-time-budget=30000", "--dump-dom",
+                                                           probe.as_uri()],
+                                 capture_output=True, text=True, timeout=timeout, env=_env())
+    finally:
+        probe.unlink(missing_ok=True)
+    found = re.search(r'<pre id="repro-check"[^>]*>(.*?)</pre>', out.stdout, re.S)
+    if not found:
+        raise AssertionError(f"Chromium gave no result for {page.name}: {out.stderr[-2000:]}")
+    return json.loads(html.unescape(found[1]))
+
+
+def screenshot(page: Path, png: Path, width: int = 1280, height: int = 1700, timeout: float = 120) -> Path:
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(_chromium_cmd(profile) + [f"--window-size={width},{height}", "--virtual-time-budget=20000",
+                                                 f"--screenshot={png}", page.as_uri()],
+                       capture_output=True, timeout=timeout, check=True, env=_env())
+    return png
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("HOME", tempfile.gettempdir())
+    return env
