@@ -9,6 +9,7 @@
 
 The "Running the book" page describes what a rendered page shows.
 """
+
 from __future__ import annotations
 
 import os
@@ -146,7 +147,7 @@ def terminal_text(text: str) -> str:
             if piece == "\r":
                 pos = 0
                 continue
-            line[pos:pos + len(piece)] = piece
+            line[pos : pos + len(piece)] = piece
             pos += len(piece)
         shown = "".join(line).rstrip()
         if shown or "\r" not in raw:
@@ -161,8 +162,12 @@ def collapse_progress(nb):
             continue
         merged = []
         for out in cell.outputs:
-            if (out.output_type == "stream" and merged and merged[-1].output_type == "stream"
-                    and merged[-1].name == out.name):
+            if (
+                out.output_type == "stream"
+                and merged
+                and merged[-1].output_type == "stream"
+                and merged[-1].name == out.name
+            ):
                 merged[-1].text += out.text
             else:
                 merged.append(out)

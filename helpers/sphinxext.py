@@ -21,6 +21,7 @@ page:
 * **MathJax from the build.**  The MathJax 3 files of the ``django-static-mathjax`` package are
   copied to ``_static/mathjax/`` and ``mathjax_path`` points there, so the HTML works offline.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,13 +48,17 @@ def paper_label(name: str, counts: dict = PAPER_COUNTS) -> tuple[str, str, int] 
         kind, paper, n = KIND[m[1]], m[2], int(m[3])
         last = counts[paper][kind]
         if not 1 <= n <= last:
-            raise LabelError(f"{name!r}: Paper {paper.upper()} has {kind}s 1-{last}; name a figure "
-                             f"or table the paper lacks '{m[1]}-{paper}-<words>' (a book's addition)")
+            raise LabelError(
+                f"{name!r}: Paper {paper.upper()} has {kind}s 1-{last}; name a figure "
+                f"or table the paper lacks '{m[1]}-{paper}-<words>' (a book's addition)"
+            )
         return paper, kind, n
     if ADDITION_NAME.match(name):
         return None
-    raise LabelError(f"{name!r} does not name a paper's figure or table ('fig-a3', 'table-b1') nor a "
-                     f"book's addition ('fig-a-training-curves'); see CONTRIBUTING.md")
+    raise LabelError(
+        f"{name!r} does not name a paper's figure or table ('fig-a3', 'table-b1') nor a "
+        f"book's addition ('fig-a-training-curves'); see CONTRIBUTING.md"
+    )
 
 
 def assign_labels(names: list[str], counts: dict = PAPER_COUNTS) -> dict[str, str]:
@@ -88,13 +93,17 @@ def _relabel(app, env) -> list[str]:
     """After Sphinx numbered the figures (``env-get-updated``), replace the numbers by labels."""
     from sphinx.util import logging
 
-    order = []   # (docname, figtype, id) in book order: toc_fignumbers is filled walking the toc
+    order = []  # (docname, figtype, id) in book order: toc_fignumbers is filled walking the toc
     for docname, by_type in env.toc_fignumbers.items():
         doctree_ids = None
         entries = [(docname, figtype, fid) for figtype, ids in by_type.items() for fid in ids]
-        if len(by_type) > 1:   # several node types in one page: sort them by position in the page
-            doctree_ids = [i for node in env.get_doctree(docname).findall() if hasattr(node, "get")
-                           for i in node.get("ids", [])]
+        if len(by_type) > 1:  # several node types in one page: sort them by position in the page
+            doctree_ids = [
+                i
+                for node in env.get_doctree(docname).findall()
+                if hasattr(node, "get")
+                for i in node.get("ids", [])
+            ]
             entries.sort(key=lambda e: doctree_ids.index(e[2]) if e[2] in doctree_ids else 0)
         order += entries
     figures = [e for e in order if e[1] in ("figure", "table")]
@@ -142,8 +151,10 @@ def mathjax_source() -> Path:
     except ModuleNotFoundError:
         path = None
     if path is None or not (path / "tex-mml-chtml.js").is_file():
-        raise ReproError("MathJax is missing: install the pinned toolchain (make env, or "
-                         "pip install django-static-mathjax==3.2.2.1).")
+        raise ReproError(
+            "MathJax is missing: install the pinned toolchain (make env, or "
+            "pip install django-static-mathjax==3.2.2.1)."
+        )
     return path
 
 

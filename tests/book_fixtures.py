@@ -3,6 +3,7 @@
 Import the fixture into a test module (``from book_fixtures import smoke_book``); the build is
 memoised in this module, so several test modules that import it share one build.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Checks of a built HTML book: local links and anchors, no CDN resources, and what headless
 Chromium shows (images load, math typeset).  Used by tests/test_rendered_pages.py."""
+
 from __future__ import annotations
 
 import html
@@ -44,9 +45,14 @@ def parse(path: Path) -> _Page:
 def pages(html_root: Path) -> list[Path]:
     """The book's pages (Sphinx's generated index and search pages left out)."""
     skip = {"genindex.html", "search.html"}
-    found = [p for p in html_root.rglob("*.html")
-             if p.name not in skip and not p.name.startswith(".")
-             and "_static" not in p.parts and "_sources" not in p.parts]
+    found = [
+        p
+        for p in html_root.rglob("*.html")
+        if p.name not in skip
+        and not p.name.startswith(".")
+        and "_static" not in p.parts
+        and "_sources" not in p.parts
+    ]
     return sorted(p for p in found if 'http-equiv="Refresh"' not in p.read_text(encoding="utf-8")[:2000])
 
 
@@ -71,7 +77,9 @@ def broken_links(html_root: Path) -> list[str]:
             where = f"{page.relative_to(html_root)} -> {href}"
             if not target.is_file():
                 bad.append(where + " (no such file)")
-            elif url.fragment and target.suffix == ".html" and unquote(url.fragment) not in page_of(target).ids:
+            elif (
+                url.fragment and target.suffix == ".html" and unquote(url.fragment) not in page_of(target).ids
+            ):
                 bad.append(where + " (no such anchor)")
     return bad
 
@@ -128,9 +136,19 @@ def chromium() -> str | None:
 
 
 def _chromium_cmd(profile_dir: str) -> list[str]:
-    return [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile_dir}"]
+    return [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile_dir}",
+    ]
 
 
 def check_in_chromium(page: Path, timeout: float = 120) -> dict:
@@ -141,9 +159,13 @@ def check_in_chromium(page: Path, timeout: float = 120) -> dict:
     probe.write_text(source.replace("</body>", CHECK_SCRIPT + "</body>", 1), encoding="utf-8")
     try:
         with tempfile.TemporaryDirectory() as profile:
-            out = subprocess.run(_chromium_cmd(profile) + ["--virtual-time-budget=30000", "--dump-dom",
-                                                           probe.as_uri()],
-                                 capture_output=True, text=True, timeout=timeout, env=_env())
+            out = subprocess.run(
+                _chromium_cmd(profile) + ["--virtual-time-budget=30000", "--dump-dom", probe.as_uri()],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=_env(),
+            )
     finally:
         probe.unlink(missing_ok=True)
     found = re.search(r'<pre id="repro-check"[^>]*>(.*?)</pre>', out.stdout, re.S)
@@ -154,9 +176,19 @@ def check_in_chromium(page: Path, timeout: float = 120) -> dict:
 
 def screenshot(page: Path, png: Path, width: int = 1280, height: int = 1700, timeout: float = 120) -> Path:
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(_chromium_cmd(profile) + [f"--window-size={width},{height}", "--virtual-time-budget=20000",
-                                                 f"--screenshot={png}", page.as_uri()],
-                       capture_output=True, timeout=timeout, check=True, env=_env())
+        subprocess.run(
+            _chromium_cmd(profile)
+            + [
+                f"--window-size={width},{height}",
+                "--virtual-time-budget=20000",
+                f"--screenshot={png}",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            timeout=timeout,
+            check=True,
+            env=_env(),
+        )
     return png
 
 

@@ -1,4 +1,5 @@
 """`make lab`: a notebook runs from notebooks/ the way JupyterLab runs it (nbclient, no papermill)."""
+
 import re
 import subprocess
 
@@ -23,8 +24,10 @@ def _set_parameters(cell, values: dict) -> None:
 def test_make_lab_opens_notebooks_with_the_project_kernel():
     out = subprocess.run(["make", "-n", "lab"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert "ipykernel install --sys-prefix --name repro-book" in out.stdout
-    assert re.search(r"-m jupyterlab --ServerApp.root_dir=notebooks\s+.*default_kernel_name=repro-book",
-                     out.stdout.replace("\\\n", " "))
+    assert re.search(
+        r"-m jupyterlab --ServerApp.root_dir=notebooks\s+.*default_kernel_name=repro-book",
+        out.stdout.replace("\\\n", " "),
+    )
 
 
 @pytest.mark.slow
@@ -38,8 +41,9 @@ def test_notebook_runs_in_jupyter_from_the_notebooks_folder(tmp_path, monkeypatc
     _set_parameters(cell, smoke)
     monkeypatch.setenv("REPRO_ARTIFACTS", str(tmp_path / "_artifacts"))
     kernel = nb.metadata.get("kernelspec", {}).get("name", "python3")
-    client = NotebookClient(nb, kernel_name=kernel, timeout=900,
-                            resources={"metadata": {"path": str(source.parent)}})
+    client = NotebookClient(
+        nb, kernel_name=kernel, timeout=900, resources={"metadata": {"path": str(source.parent)}}
+    )
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors

@@ -1,4 +1,5 @@
 """helpers.nbpost (executed notebooks tidied for the book) and helpers.sphinxext (figure labels)."""
+
 import nbformat
 import pytest
 
@@ -9,10 +10,13 @@ def _executed_like(tmp_path):
     """A notebook as papermill leaves it: parameters cell, injected cell, outputs with paths and a
     progress bar."""
     v4 = nbformat.v4
-    params = v4.new_code_cell('profile = "quick"\nseed = 0\nepochs = 10   # passes over the data\n',
-                              metadata={"tags": ["parameters"]})
-    injected = v4.new_code_cell('# Parameters\nepochs = 1\nprofile = "smoke"\n',
-                                metadata={"tags": ["injected-parameters"]})
+    params = v4.new_code_cell(
+        'profile = "quick"\nseed = 0\nepochs = 10   # passes over the data\n',
+        metadata={"tags": ["parameters"]},
+    )
+    injected = v4.new_code_cell(
+        '# Parameters\nepochs = 1\nprofile = "smoke"\n', metadata={"tags": ["injected-parameters"]}
+    )
     work = v4.new_code_cell("train()")
     art = config.artifact_root() / "01_bert_cls" / "abc"
     home_file = config.Path.home() / ".cache" / "torch" / "x.pth"
@@ -21,10 +25,16 @@ def _executed_like(tmp_path):
         v4.new_output("stream", name="stderr", text="\rtrain:   0%|   | 0/3"),
         v4.new_output("stream", name="stderr", text="\rtrain:  67%|## | 2/3"),
         v4.new_output("stream", name="stderr", text="\rtrain: 100%|###| 3/3\n"),
-        v4.new_output("display_data", data={"text/plain": f"weights not found at {home_file}",
-                                            "image/png": "iVBORw0/root/AAA"}),
-        v4.new_output("error", ename="ReproError", evalue=f"missing {config.REPO_ROOT}/x",
-                      traceback=[f"File {config.REPO_ROOT}/helpers/run.py"]),
+        v4.new_output(
+            "display_data",
+            data={"text/plain": f"weights not found at {home_file}", "image/png": "iVBORw0/root/AAA"},
+        ),
+        v4.new_output(
+            "error",
+            ename="ReproError",
+            evalue=f"missing {config.REPO_ROOT}/x",
+            traceback=[f"File {config.REPO_ROOT}/helpers/run.py"],
+        ),
     ]
     nb = v4.new_notebook(cells=[v4.new_markdown_cell("# T"), params, injected, work])
     return nb

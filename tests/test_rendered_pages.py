@@ -5,6 +5,7 @@ MathJax is served from the build, no page shows a local path or papermill's para
 In headless Chromium (Debian's ``chromium``; the test skips and says so where it is absent):
 every image loads and no raw TeX (``\\(``, ``\\[``, ``$$``) is left after MathJax ran.
 """
+
 import re
 
 import pytest
@@ -51,14 +52,19 @@ def test_pages_show_no_local_paths_nor_parameter_cells(html_root):
 def test_one_label_per_figure_and_table(html_root):
     text = "\n".join(p.read_text() for p in (html_root / "book" / "executed").glob("*.html"))
     numbers = re.findall(r'<span class="caption-number">([^<]*)</span>', text)
-    assert numbers and all(re.fullmatch(r"(Figure|Table) [AB]\d+( \(book's addition\))? ", n) for n in numbers)
+    assert numbers and all(
+        re.fullmatch(r"(Figure|Table) [AB]\d+( \(book's addition\))? ", n) for n in numbers
+    )
     assert "Fig. " not in " ".join(numbers)
     refs = re.findall(r'<span class="std std-numref">([^<]*)</span>', text)
     assert refs and all(re.match(r"(Figure|Table) [AB]\d+", r) for r in refs)
 
 
-@pytest.mark.skipif(chromium() is None, reason="Debian's chromium is not installed "
-                    "(scripts/setup_env.sh installs it as root with apt); the browser checks are skipped")
+@pytest.mark.skipif(
+    chromium() is None,
+    reason="Debian's chromium is not installed "
+    "(scripts/setup_env.sh installs it as root with apt); the browser checks are skipped",
+)
 def test_pages_render_in_chromium(html_root):
     problems = {}
     typeset = 0
