@@ -109,9 +109,19 @@ window.addEventListener('load', function () {
       var i = text.indexOf(t);
       if (i >= 0) raw.push(text.slice(Math.max(0, i - 40), i + 40));
     });
+    var cut = [], page = document.querySelector('article') || document.body;
+    var edge = page.getBoundingClientRect().right + 1;
+    document.querySelectorAll('table').forEach(function (t) {
+      if (!page.contains(t) || t.getBoundingClientRect().right <= edge) return;
+      for (var p = t.parentElement; p && p !== page; p = p.parentElement) {
+        var ox = getComputedStyle(p).overflowX;
+        if ((ox === 'auto' || ox === 'scroll') && p.getBoundingClientRect().right <= edge) return;
+      }
+      cut.push((t.closest('[id]') || {}).id || 'table');
+    });
     var out = document.createElement('pre');
     out.id = 'repro-check';
-    out.textContent = JSON.stringify({images: imgs.length, broken: broken, raw: raw,
+    out.textContent = JSON.stringify({images: imgs.length, broken: broken, raw: raw, cut: cut,
       typeset: document.querySelectorAll('mjx-container').length,
       mathjax: !!(window.MathJax && window.MathJax.startup)});
     document.body.appendChild(out);

@@ -3,7 +3,8 @@
 Static checks (no browser): every local link and anchor resolves, nothing is loaded from the net,
 MathJax is served from the build, no page shows a local path or papermill's parameter cells.
 In headless Chromium (Debian's ``chromium``; the test skips and says so where it is absent):
-every image loads and no raw TeX (``\\(``, ``\\[``, ``$$``) is left after MathJax ran.
+every image loads, no raw TeX (``\\(``, ``\\[``, ``$$``) is left after MathJax ran, and no
+table runs past the page edge without a horizontal scroll bar.
 """
 
 import re
@@ -71,7 +72,7 @@ def test_pages_render_in_chromium(html_root):
     for page in pages(html_root):
         result = check_in_chromium(page)
         typeset += result["typeset"]
-        if result["broken"] or result["raw"]:
+        if result["broken"] or result["raw"] or result["cut"]:
             problems[str(page.relative_to(html_root))] = result
-    assert not problems, f"broken images or raw TeX: {problems}"
+    assert not problems, f"broken images, raw TeX or tables cut off at the page edge: {problems}"
     assert typeset > 0, "MathJax typeset no formula anywhere in the book"
