@@ -45,7 +45,10 @@ def _glue(name: str, obj, display: bool) -> None:
 
 
 def glue_figure(name: str, fig, display: bool = False) -> None:
-    """Glue a matplotlib figure under ``name`` (shown by ``{glue:figure}``) and close it."""
+    """Glue a matplotlib figure under ``name`` (shown by ``{glue:figure}``) and close it.
+
+    The figure's label comes from the directive's ``:name:`` (``fig-b1`` -> "Figure B1", see
+    CONTRIBUTING.md "Figures and tables" and ``helpers/sphinxext.py``), never from its caption."""
     import matplotlib.pyplot as plt
 
     _glue(name, fig, display)
@@ -53,7 +56,8 @@ def glue_figure(name: str, fig, display: bool = False) -> None:
 
 
 def glue_table(name: str, df: pd.DataFrame, display: bool = False) -> None:
-    """Glue a DataFrame under ``name`` (shown by ``{glue:figure}`` or ``{glue}``)."""
+    """Glue a DataFrame under ``name``, shown by ``{glue:figure}`` with ``:name: table-b1``
+    ("Table B1": counted as a table, captioned above) or inline by ``{glue}``."""
     _glue(name, df, display)
 
 

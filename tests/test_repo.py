@@ -78,3 +78,29 @@ def test_toc_points_at_existing_pages_and_notebooks():
             assert (REPO_ROOT / (f + ".md")).is_file(), f
     executed = [f for f in files if f.startswith("book/executed/")]
     assert [Path(f).name for f in executed] == [p.stem for p in NOTEBOOKS]
+
+
+def test_book_config_serves_mathjax_and_styles_from_the_build():
+    cfg = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
+    sphinx = cfg["sphinx"]
+    assert "helpers.sphinxext" in sphinx["extra_extensions"]
+    conf = sphinx["config"]
+    assert not conf["mathjax_path"].startswith(("http:", "https:", "//"))
+    assert conf["numfig_format"]["figure"] == "%s" and conf["numfig_format"]["table"] == "%s"
+    for folder in conf["html_static_path"]:
+        for css in conf["html_css_files"]:
+            assert (REPO_ROOT / folder / css).is_file()
+
+
+def test_ci_runs_the_pre_commit_checks_offline_before_the_tests():
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    assert ci.index("scripts/lint.sh") < ci.index("make test")
+    hooks = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text())
+    assert [r["repo"] for r in hooks["repos"]] == ["local"], "hooks must not need a network fetch"
+    ids = {h["id"] for r in hooks["repos"] for h in r["hooks"]}
+    assert {"ruff-check", "ruff-format", "notebooks-without-outputs", "check-yaml"} <= ids
+    lint = (REPO_ROOT / "scripts" / "lint.sh").read_text()
+    for check in ("ruff check", "ruff format --check", "helpers.nbclean --check", "check_yaml.py"):
+        assert check in lint
+    ruff = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["ruff"]
+    assert ruff["line-length"] == 110
