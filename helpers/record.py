@@ -146,7 +146,9 @@ def _mean_std(values) -> dict:
 def _rows(path: Path) -> list[dict]:
     import pandas as pd
 
-    return pd.read_csv(path).to_dict("records") if path.is_file() else []
+    if not path.is_file() or path.stat().st_size == 0 or not path.read_text().strip():
+        return []   # notebook 07 writes an empty file for a data set without captions
+    return pd.read_csv(path).to_dict("records")
 
 
 def table_a1(art04: Path) -> list[dict]:
