@@ -190,7 +190,13 @@ def data_sizes(arts: dict[str, Path]) -> dict:
     """Reviews per part (notebook 02), images / classes / captions per part (notebook 05)."""
     import pandas as pd
 
-    out = {"imdb_reviews": _counts(arts["02_deepinsight"] / "parts.csv", "part")}
+    from .config import data_source
+
+    root = data_source()
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    out = {"source": str(root), "files_mb": {str(p.relative_to(root)): round(p.stat().st_size / 1e6, 1)
+                                              for p in files if p.stat().st_size > 100_000},
+           "imdb_reviews": _counts(arts["02_deepinsight"] / "parts.csv", "part")}
     for d in ("cub", "flowers"):
         split_file = arts["05_retrieval_data"] / f"split_{d}.csv"
         if not split_file.is_file():
@@ -360,7 +366,7 @@ def readme_section(record: dict | None, profile: str = "full") -> str:
     cmd = f"python -m helpers.run all --profile {profile} && python -m helpers.record --profile {profile}"
     if record is None:
         return (f"No {profile} run has been recorded yet: `results/{profile}.json` does not exist. "
-                f"`{cmd}` runs the whole book at full scale (about 3 h on 2 CPU cores, see "
+                f"`{cmd}` runs the whole book at full scale (estimated 3 to 3.5 h on 2 CPU cores, see "
                 "`book/running.md`) and records it; `python -m helpers.record readme` then fills "
                 "this section.")
     lines = [f"Recorded {caption(record)}; `{cmd}`.", "",
