@@ -175,7 +175,7 @@ def bench_features(ctx: Context, n_images: int) -> list[Row]:
                         t_ref, t_1, "ms/item", "same module", items=len(images)))
         rows.append(row(label, "eager no_grad, 1 thread",
                         f"extract_features: inference_mode + channels_last, {ctx.threads} threads",
-                        t_ref, t_fast, "ms/item", f"max abs diff {diff:.1e} (max |x| {scale:.0f}, float16)",
+                        t_ref, t_fast, "ms/item", f"max abs diff {diff:.1e} (largest value {scale:.0f}; float16)",
                         items=len(images), extra=f"{len(images)} real review images, 150 px, batch 64"))
         module.to(memory_format=torch.contiguous_format)
     _threads(ctx.threads)
