@@ -4,6 +4,7 @@
     python -m helpers.run all --profile quick                                # 01 ... 08 in order
     python -m helpers.run paper-a --profile smoke                            # 01 ... 04
     python -m helpers.run book --profile quick                               # all, then the HTML
+    python -m helpers.run all record --profile full                          # all, then results/full.json
 
 An executed notebook is reused when its source, its parameters, the helper package and the
 artifacts of the earlier notebooks it reads are unchanged and the artifacts it produced still
@@ -229,8 +230,8 @@ def copy_book_sources(dest: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("targets", nargs="+",
-                        help="notebook(s) (01, 01_bert_cls), all, paper-a, paper-b, or book")
-    parser.add_argument("--profile", default="quick", help="smoke | quick | paper (default quick)")
+                        help="notebook(s) (01, 01_bert_cls), all, paper-a, paper-b, book, or record")
+    parser.add_argument("--profile", default="quick", help="smoke | quick | full | paper (default quick)")
     parser.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override one papermill parameter (value parsed as YAML)")
     parser.add_argument("--force", action="store_true", help="re-execute even if unchanged")
@@ -242,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         check_profile(args.profile)
         overrides = parse_overrides(args.param)
         want_book = "book" in args.targets
-        targets = [t for t in args.targets if t != "book"] or (["all"] if want_book else [])
+        want_record = "record" in args.targets
+        targets = [t for t in args.targets if t not in ("book", "record")] or (["all"] if want_book else [])
         if targets:
             chosen = select(targets)
             if args.recompute:
@@ -252,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
                          log_output=args.log_output)
         if want_book:
             build_book()
+        if want_record:  # results/<profile>.json from the executed notebooks (helpers/record.py)
+            from .record import write
+
+            print(f"Recorded: {write(args.profile)}")
     except ReproError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

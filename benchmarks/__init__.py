@@ -1,0 +1,1 @@
+"""Speed benchmarks (not tests): ``python -m benchmarks`` prints and records the ratios, see ``run.py``."""

@@ -1,0 +1,182 @@
+"""Recorded runs (helpers/record.py): results/<profile>.json, the README section, the three column groups.
+
+The slow test executes the eight notebooks in the smoke profile into a temporary artifact root,
+records the run and checks the JSON it wrote.
+"""
+import json
+import math
+
+import nbformat
+import pandas as pd
+import pytest
+
+from helpers import record, run
+from helpers.config import REPO_ROOT
+from helpers.errors import ReproError
+
+
+def test_readme_section_agrees_with_the_recorded_full_run():
+    """README.md shows exactly what results/full.json holds (or says that no full run is recorded)."""
+    text = (REPO_ROOT / "README.md").read_text()
+    assert text.count(record.START) == 1 and text.count(record.END) == 1
+    section = text.split(record.START, 1)[1].split(record.END, 1)[0].strip()
+    recorded = record.load("full")
+    assert section == record.readme_section(recorded).strip(), \
+        "README out of date: run `python -m helpers.record readme`"
+    if recorded is None:
+        assert "No full run has been recorded yet" in section
+    else:
+        for row in recorded["tables"]["A1"]:
+            assert f"| {row['row']} | {record.fmt(row['val_acc'])} |" in section
+
+
+def test_readme_text_replaces_only_the_marked_section():
+    text = f"intro\n{record.START}\nold table\n{record.END}\noutro\n"
+    new = record.readme_text(text, None)
+    assert new.startswith("intro\n") and new.endswith(f"{record.END}\noutro\n")
+    assert "old table" not in new and "No full run has been recorded yet" in new
+    with pytest.raises(ReproError, match="markers"):
+        record.readme_text("no markers here", None)
+
+
+def _fake_record():
+    a1 = [{"row": "alexnet", "val_acc": record._mean_std([0.80, 0.82]), "test_acc": record._mean_std([0.79, 0.81]),
+           "seeds": [0, 1]},
+          {"row": "linear probe: [CLS] vectors", "val_acc": record._mean_std([0.85]),
+           "test_acc": record._mean_std([0.84]), "seeds": [0]}]
+    b1 = [{"text": "TF-IDF", "image": "VGG", **{m: record._mean_std([0.1]) for m in record.B_METRICS}}]
+    return {"schema": record.SCHEMA, "profile": "full", "commit": "0123456789abcdef", "dirty": False,
+            "date": "2026-11-25", "machine": {"cores": 2, "ram_gb": 24.0, "gpu": None},
+            "notebooks": {f"0{i}_x": {"wall_s": 60.0 * i} for i in range(1, 9)}, "total_wall_s": 2160.0,
+            "tables": {"A1": a1, "B1": b1, "B2": []}}
+
+
+def test_mean_std_over_seeds_and_formatting():
+    stat = record._mean_std([0.80, 0.82, float("nan")])
+    assert stat["n"] == 2 and stat["mean"] == pytest.approx(0.81)
+    assert stat["std"] == pytest.approx(pd.Series([0.80, 0.82]).std(), abs=1e-6)   # ddof=1
+    assert record.fmt(stat) == "0.810 ± 0.014"
+    assert record.fmt(record._mean_std([0.5])) == "0.500"                # one seed: no std
+    assert record.fmt(record._mean_std([])) == "–"
+
+
+def test_table_a1_and_b_read_the_notebooks_outputs(tmp_path):
+    pd.DataFrame({"row": ["alexnet", "alexnet", "vgg16", "vgg16"], "seed": [0, 1, 0, 1],
+                  "val_acc": [0.7, 0.8, 0.6, 0.6], "test_acc": [0.7, 0.7, 0.5, 0.7],
+                  "epochs": 3, "seconds": 1.0}).to_csv(tmp_path / "results.csv", index=False)
+    a1 = record.table_a1(tmp_path)
+    assert [r["row"] for r in a1] == ["alexnet", "vgg16"]
+    assert a1[0]["val_acc"]["mean"] == pytest.approx(0.75) and a1[0]["seeds"] == [0, 1]
+    assert a1[1]["val_acc"]["std"] == pytest.approx(0.0)
+    pd.DataFrame({"text": ["TF-IDF"], "image": ["VGG"], "text model": ["tfidf"], "image model": ["vgg11_bn"],
+                  "top1": [0.2], "precision": [0.1], "recall": [0.2], "f1": [0.1], "top5": [0.5],
+                  "reed_top1": [0.3], "reed_ap50": [0.25], "queries": [30], "images": [10]}
+                 ).to_csv(tmp_path / "metrics_cub.csv", index=False)
+    b1 = record.table_b(tmp_path, "cub")
+    assert b1[0]["top1"] == {"mean": 0.2, "std": None, "n": 1} and b1[0]["queries"] == 30
+    assert record.table_b(tmp_path, "flowers") == []   # no captions -> no table
+    with pytest.raises(ReproError, match="results.csv"):
+        record.table_a1(tmp_path / "nothing")
+
+
+def test_three_column_groups_paper_full_run_this_build():
+    rec = _fake_record()
+    paper = pd.DataFrame({"val. acc.": ["0.81-0.82"]}, index=pd.Index(["alexnet"], name="row"))
+    here = pd.DataFrame({"val. acc.": ["0.650 ± 0.010", "0.700"]},
+                        index=pd.Index(["alexnet", "linear probe: [CLS] vectors"], name="row"))
+    table = record.three_groups("A1", paper, here, record=rec)
+    groups = list(dict.fromkeys(table.columns.get_level_values(0)))
+    assert groups == ["paper", "full run (recorded)", "this build"]
+    assert table.loc["alexnet", ("full run (recorded)", "val_acc")] == "0.810 ± 0.014"
+    assert table.loc["linear probe: [CLS] vectors", ("paper", "val. acc.")] == "–"
+    assert "commit 0123456789 on 2026-11-25" in record.caption(rec)
+    empty = record.three_groups("A1", paper, here, record={})
+    assert "full run (none recorded yet)" in empty.columns.get_level_values(0)
+    b = record.three_groups("B1", pd.DataFrame({"top1": [0.11]}, index=pd.MultiIndex.from_tuples(
+        [("TF-IDF", "VGG")], names=["text", "image"])), pd.DataFrame(), record=rec)
+    assert b.loc[("TF-IDF", "VGG"), ("full run (recorded)", "top1")] == "0.100"
+
+
+def test_readme_section_from_a_record_lists_the_tables():
+    text = record.readme_section(_fake_record())
+    assert "| alexnet | 0.810 ± 0.014 | 0.800 ± 0.014 | 2 |" in text
+    assert "| TF-IDF | VGG | 0.100 |" in text
+    assert "Not computed: the data folder has no captions" in text   # empty B2
+    assert "36.0" in text                                               # total minutes
+
+
+def test_record_refuses_a_run_that_is_not_there(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_ARTIFACTS", str(tmp_path / "art"))
+    with pytest.raises(ReproError, match="01_bert_cls was not executed"):
+        record.write("smoke", executed_dir=tmp_path / "executed", results_dir=tmp_path / "results")
+    assert not (tmp_path / "results" / "smoke.json").exists()
+    assert record.load("smoke", results_dir=tmp_path / "results") is None
+
+
+def test_machine_and_packages_are_described():
+    m = record.machine()
+    assert m["cores"] >= 1 and m["ram_gb"] > 0 and m["cpu"]
+    versions = record.package_versions()
+    assert versions["torch"] and versions["numpy"]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, shared_data):
+    root = tmp_path_factory.mktemp("record")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("REPRO_ARTIFACTS", str(root / "_artifacts"))
+    mp.setenv("REPRO_EXECUTED", str(root / "executed"))
+    try:
+        run.execute_many(run.notebooks(), "smoke", {}, out_dir=root / "executed")
+        yield root
+    finally:
+        mp.undo()
+
+
+@pytest.mark.slow
+def test_record_of_a_real_smoke_run(smoke_run, monkeypatch):
+    monkeypatch.setenv("REPRO_ARTIFACTS", str(smoke_run / "_artifacts"))
+    monkeypatch.setenv("REPRO_EXECUTED", str(smoke_run / "executed"))
+    path = record.write("smoke", results_dir=smoke_run / "results")
+    rec = json.loads(path.read_text())
+    assert rec == record.load("smoke", results_dir=smoke_run / "results")
+    assert rec["profile"] == "smoke" and len(rec["commit"]) == 40 and rec["date"]
+    assert rec["machine"]["cores"] >= 1 and rec["machine"]["ram_gb"] > 0
+    assert rec["packages"]["torch"]
+    executed = [p.stem for p in run.notebooks()]
+    assert list(rec["notebooks"]) == executed
+    for stem, nb in rec["notebooks"].items():
+        duration = nbformat.read(smoke_run / "executed" / f"{stem}.ipynb", as_version=4).metadata.papermill.duration
+        assert nb["wall_s"] == pytest.approx(duration, abs=0.1) and nb["wall_s"] > 0
+    assert rec["total_wall_s"] == pytest.approx(sum(v["wall_s"] for v in rec["notebooks"].values()), abs=0.5)
+    assert set(rec["data"]["imdb_reviews"]) == {"train", "val", "test"}
+    assert rec["data"]["cub"]["classes"]["test"] >= 1
+    results = pd.read_csv(run_artifact(smoke_run, "04_sentiment_training") / "results.csv")
+    a1 = {r["row"]: r for r in rec["tables"]["A1"]}
+    assert set(a1) == set(results["row"])
+    for name, group in results.groupby("row"):
+        assert a1[name]["val_acc"]["mean"] == pytest.approx(group["val_acc"].mean(), abs=1e-6)
+        assert a1[name]["val_acc"]["n"] == len(group)
+    metrics = pd.read_csv(run_artifact(smoke_run, "07_retrieval") / "metrics_cub.csv")
+    assert len(rec["tables"]["B1"]) == len(metrics) > 0
+    assert rec["tables"]["B1"][0]["top1"]["mean"] == pytest.approx(metrics["top1"].iloc[0], abs=1e-6)
+    assert rec["models"]["A1"]["extractors"] and rec["models"]["B"]["images"]
+    assert not math.isnan(rec["total_wall_s"])
+    # the README and book tables can be built from it
+    assert "Table A1" in record.readme_section(rec, "smoke")
+
+
+@pytest.mark.slow
+def test_record_refuses_a_notebook_run_with_overrides(smoke_run, monkeypatch):
+    monkeypatch.setenv("REPRO_ARTIFACTS", str(smoke_run / "_artifacts"))
+    source = run.select(["08"])[0]
+    params = {**run.profile_parameters(source.stem, "smoke"), "n_bins": 5}
+    run.execute(source, params, out_dir=smoke_run / "executed")
+    with pytest.raises(ReproError, match="08_projection_weights ran with parameters that differ"):
+        record.write("smoke", executed_dir=smoke_run / "executed", results_dir=smoke_run / "results2")
+
+
+def run_artifact(root, step):
+    from helpers import artifacts
+
+    return artifacts.latest("smoke", step, root=root / "_artifacts")
