@@ -203,6 +203,22 @@ def evaluate_pairs(data: dict, *, reed_k: int = 50, search: str = "kdtree", work
     return pd.DataFrame(rows), projections
 
 
+def projection_comparison(by_method: dict[str, pd.DataFrame],
+                          metrics: tuple[str, ...] = ("top1", "top5", "f1", "fit_s")) -> pd.DataFrame:
+    """Notebook 07's comparison of the projections on the same embeddings: ``by_method`` maps
+    "lstsq" / "mlp" to :func:`evaluate_pairs`' table; returns one row per (text, image) pair and
+    the columns (metric, method), ``fit_s`` being the projection's fit time in seconds."""
+    if not by_method:
+        raise ReproError("No projection results to compare.")
+    cols = {}
+    for m in metrics:
+        for method, r in by_method.items():
+            if r.empty:
+                raise ReproError(f"No results for projection {method!r} (no captions?).")
+            cols[(m, method)] = r.set_index(["text", "image"])[m]
+    return pd.DataFrame(cols)
+
+
 def chance_top1(split: pd.DataFrame, captions: pd.DataFrame | None) -> float:
     """Top-1 of a blind guess (notebook ``07_retrieval``): a test caption of class ``c`` hits with
     probability ``n_c / N``, the share of test images in its class; averaged over the test
