@@ -23,8 +23,6 @@ images nearest to the class query.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
