@@ -44,6 +44,20 @@ def class_distribution(counts: pd.Series, title: str, *, train: Sequence | None 
     return fig
 
 
+def split_class_distribution(image_set, split: pd.DataFrame, title: str):
+    """Figures 1-2 for one run (notebook ``05_retrieval_data``): :func:`class_distribution` of all
+    images of ``image_set`` per class, with the classes of ``split`` (notebook 05's table)
+    coloured as training (parts train and val) or test classes."""
+    table = image_set.table
+
+    def names(parts):
+        ids = set(split.loc[split.part.isin(parts), "class_id"])
+        return set(table.loc[table.class_id.isin(ids), "class_name"])
+
+    return class_distribution(table.groupby("class_name").size(), title,
+                              train=names(["train", "val"]), test=names(["test"]))
+
+
 def flow_diagram(rows: Sequence[Sequence[str]], title: str, *, row_labels: Sequence[str] = (),
                  merge: str | None = None, widths: float = 2.0):
     """Figures 3-5: boxes joined by arrows, one row per branch of the pipeline.  With ``merge``,

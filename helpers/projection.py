@@ -161,3 +161,15 @@ def _fit_mlp(x, y) -> tuple[np.ndarray, np.ndarray, dict]:
     if y.shape[1] == 1:
         w, b = w.reshape(-1, 1), b.reshape(1)
     return w, b, {"epochs": int(mlp.n_iter_), "converged": converged}
+
+
+def weight_concentration(weights: np.ndarray) -> dict:
+    """Notebook ``08_projection_weights``: how concentrated a projection's weights are, the share of
+    the total absolute weight held by the largest 1 % of weights and the largest absolute weight
+    (with the matrix's shape)."""
+    a = np.sort(np.abs(np.asarray(weights)).ravel())[::-1]
+    if a.size == 0 or a.sum() == 0:
+        raise ReproError("The projection has no non-zero weight.")
+    k = max(1, int(round(0.01 * a.size)))
+    return {"top 1% share of |W|": float(a[:k].sum() / a.sum()), "max |W|": float(a[0]),
+            "text dims": int(weights.shape[0]), "image dims": int(weights.shape[1])}

@@ -104,3 +104,13 @@ def test_bad_arguments_are_clear_errors():
         P.fit_projection(x, x, method="mlp", rcond=1e-3)
     with pytest.raises(ReproError, match="pair them"):
         P.fit_projection(x, np.ones((2, 2)))
+
+
+def test_weight_concentration_by_hand():
+    w = np.zeros((10, 20))
+    w[0, 0], w[1, 1], w[2, 2] = -6.0, 2.0, 2.0          # 200 weights: the top 1 % are 2 of them
+    c = P.weight_concentration(w)
+    assert c["top 1% share of |W|"] == pytest.approx(8 / 10) and c["max |W|"] == 6.0
+    assert (c["text dims"], c["image dims"]) == (10, 20)
+    with pytest.raises(ReproError):
+        P.weight_concentration(np.zeros((2, 2)))

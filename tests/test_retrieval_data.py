@@ -168,3 +168,20 @@ def test_chance_top1_by_hand():
     # captions of class 8 hit with 2/3, of class 9 with 1/3: (2/3 + 1/3 + 1/3) / 3
     assert retrieval.chance_top1(split, caps) == pytest.approx(4 / 9)
     assert np.isnan(retrieval.chance_top1(split, None))
+
+
+def test_split_class_distribution_colours_this_runs_classes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers import figures_b
+
+    class Images:   # the part of an ImageSet the figure reads
+        table = pd.DataFrame({"class_id": [0, 0, 0, 1, 1, 2], "class_name": list("aaabbc")})
+
+    split = pd.DataFrame({"image": ["x", "y"], "class_id": [0, 2], "part": ["val", "test"]})
+    fig = figures_b.split_class_distribution(Images(), split, "toy")
+    bars = fig.axes[0].patches
+    assert [b.get_height() for b in bars] == [3, 2, 1]         # a, b, c sorted by size
+    colours = [matplotlib.colors.to_hex(b.get_facecolor()) for b in bars]
+    assert colours == ["#4c72b0", "#c8c8c8", "#dd8452"]        # train, unused, test
