@@ -44,6 +44,20 @@ def class_distribution(counts: pd.Series, title: str, *, train: Sequence | None 
     return fig
 
 
+def split_class_distribution(image_set, split: pd.DataFrame, title: str):
+    """Figures 1-2 for one run (notebook ``05_retrieval_data``): :func:`class_distribution` of all
+    images of ``image_set`` per class, with the classes of ``split`` (notebook 05's table)
+    coloured as training (parts train and val) or test classes."""
+    table = image_set.table
+
+    def names(parts):
+        ids = set(split.loc[split.part.isin(parts), "class_id"])
+        return set(table.loc[table.class_id.isin(ids), "class_name"])
+
+    return class_distribution(table.groupby("class_name").size(), title,
+                              train=names(["train", "val"]), test=names(["test"]))
+
+
 def flow_diagram(rows: Sequence[Sequence[str]], title: str, *, row_labels: Sequence[str] = (),
                  merge: str | None = None, widths: float = 2.0):
     """Figures 3-5: boxes joined by arrows, one row per branch of the pipeline.  With ``merge``,
@@ -137,6 +151,58 @@ def accuracy_panels(panels: Mapping[str, Mapping[str, dict]]):
     fig.legend(handles, labels, frameon=False, fontsize=6.5, ncol=3, loc="lower center",
                bbox_to_anchor=(0.5, -0.02))
     fig.tight_layout(rect=(0, 0.14, 1, 1))
+    return fig
+
+
+DATASET_TITLES = {"cub": "birds (CUB)", "flowers": "flowers (Oxford-102)"}
+
+
+def pipeline_diagrams(text_used: str, text_dim, image_used: str, image_dim, n_train_classes: int,
+                      n_test_images: int):
+    """Figures 3-5 (notebook ``06_finetune_encoders``): the paper's three stages drawn with the
+    names and sizes of the models that ran. Returns ``(fig3, fig4, fig5)``."""
+    t, i = text_used, image_used
+    fig3 = flow_diagram(
+        [["captions of the\ntraining classes", f"{t}\n[CLS] {text_dim}",
+          f"Linear {text_dim}->{n_train_classes}\n(class head)"],
+         ["images of the\ntraining classes", f"{i}\nembedding {image_dim}",
+          f"Linear {image_dim}->{n_train_classes}\n(class head)"]],
+        "Stage 1: fine-tune by classification", row_labels=["text", "image"])
+    fig4 = flow_diagram(
+        [["training captions", f"{t}\nhead dropped", f"text embedding\n({text_dim})"],
+         ["training images", f"{i}\nhead dropped", f"image embedding\n({image_dim})"]],
+        "Stage 2: fit the projection", row_labels=["text", "image"],
+        merge=f"least squares\nW: {text_dim} x {image_dim}")
+    fig5 = flow_diagram(
+        [["query caption\n(test class)", f"{t}\n[CLS] {text_dim}", f"projection W\n-> {image_dim}"],
+         [f"test images\n({n_test_images})", f"{i}\nembedding {image_dim}", "cKDTree\n(Euclidean)"]],
+        "Stage 3: retrieve", row_labels=["query", "index"], merge="nearest test\nimage (top-5)")
+    return fig3, fig4, fig5
+
+
+def finetuning_panels(histories: Mapping[tuple, dict], choices: Mapping[tuple, object]):
+    """Figure 6 (notebook ``06_finetune_encoders``): :func:`accuracy_panels` with one panel per data
+    set; ``histories`` and ``choices`` (``ModelChoice``) are keyed by ``(dataset, model)``, and a
+    stand-in's name is shown after the paper's model name."""
+    panels: dict = {}
+    for (d, name), h in histories.items():
+        ch = choices[(d, name)]
+        label = name + (f" ({ch.used.split()[0]})" if ch.is_standin else "")
+        panels.setdefault(DATASET_TITLES.get(d, d), {})[label] = h
+    return accuracy_panels(panels)
+
+
+def caption_curves(text_histories: Mapping[str, dict], model_used: str):
+    """Figure 7 (notebook ``06_finetune_encoders``): the caption classifier's accuracy per data set
+    that has captions; a figure that says so when none has."""
+    import matplotlib.pyplot as plt
+
+    if text_histories:
+        return accuracy_curves({DATASET_TITLES.get(d, d): h for d, h in text_histories.items()},
+                               f"caption classifier ({model_used})")
+    fig, ax = plt.subplots(figsize=(5, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, "no captions: caption classifier not run", ha="center")
     return fig
 
 

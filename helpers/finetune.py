@@ -218,3 +218,54 @@ def finetune_text_classifier(name: str, train_texts, train_labels, val_texts, va
     history = training.fit(model, train_loader, val_loader, optimizer, epochs=epochs, device=device,
                            checkpoint=checkpoint, keep_best=True, desc=f"fine-tune {choice.used}")
     return tokenizer, hf_model, history, choice
+
+
+# --------------------------------------------------------------------------- notebook 06
+
+def finetuned_image_embeddings(name: str, image_set, split, *, epochs: int, lr: float = 1e-3,
+                               momentum: float = 0.9, batch_size: int = 32,
+                               image_size: int | None = None, freeze_fraction: float = 0.0,
+                               device="cpu", checkpoint: Path | None = None,
+                               num_workers: int = 0, allow_standin: bool = True, seed: int = 0):
+    """Notebook 06, one image model: fine-tune on the ``train`` images of ``split`` (notebook 05's
+    table; ``val`` images choose the best epoch; labels from
+    :func:`helpers.retrieval_data.label_map`), then embed **every** image of the split, in its
+    order, with the head dropped. Returns ``(embeddings, history, choice)``, the triple
+    :func:`helpers.retrieval_data.cached_embedding` stores."""
+    from .retrieval_data import label_map
+
+    labels = label_map(split)
+    tr, va = split[split.part == "train"], split[split.part == "val"]
+    model, history, choice = finetune_image_classifier(
+        name, image_set, tr.image, tr.class_id.map(labels), va.image, va.class_id.map(labels),
+        epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size, image_size=image_size,
+        freeze_fraction=freeze_fraction, device=device, checkpoint=checkpoint,
+        num_workers=num_workers, seed=seed, allow_standin=allow_standin)
+    emb = image_embeddings(model, choice, image_set, split.image, image_size=image_size,
+                           device=device, num_workers=num_workers)
+    return emb, history, choice
+
+
+def finetuned_caption_embeddings(name: str, captions, split, *, epochs: int, lr: float = 2e-5,
+                                 weight_decay: float = 0.01, batch_size: int = 32,
+                                 max_length: int = 64, device="cpu",
+                                 checkpoint: Path | None = None, freeze_fraction: float = 0.0,
+                                 allow_standin: bool = True, seed: int = 0):
+    """Notebook 06, the caption classifier: fine-tune on the captions of the ``train`` images
+    (captions of ``val`` images choose the best epoch), then the [CLS] vector of the last hidden
+    layer of **every** caption, in the order of ``captions`` (notebook 05's caption table).
+    Returns ``(embeddings, history, choice)``."""
+    from .retrieval_data import label_map
+    from .text_encoders import text_embeddings
+
+    labels = label_map(split)
+    ctr, cva = captions[captions.part == "train"], captions[captions.part == "val"]
+    tokenizer, hf_model, history, choice = finetune_text_classifier(
+        name, ctr.caption.tolist(), ctr.class_id.map(labels).tolist(), cva.caption.tolist(),
+        cva.class_id.map(labels).tolist(), epochs=epochs, lr=lr, weight_decay=weight_decay,
+        batch_size=batch_size, max_length=max_length, device=device, checkpoint=checkpoint,
+        freeze_fraction=freeze_fraction, seed=seed, allow_standin=allow_standin)
+    hf_model.eval()
+    emb = text_embeddings(captions.caption.tolist(), tokenizer, hf_model, max_length=max_length,
+                          device=device)
+    return emb, history, choice

@@ -1,7 +1,7 @@
 """Text -> image retrieval for Paper B (notebooks ``07_retrieval`` and ``08_projection_weights``).
 
 The paper's pipeline (Schmelczer, ``match.ipynb``): L2-normalise every text and image embedding,
-fit a linear map text -> image on the training classes' (caption, image) pairs, project each test
+fit a linear map text -> image (``helpers.projection``) on the training classes' (caption, image) pairs, project each test
 caption, and return the test image whose embedding is nearest (Euclidean distance, k-d tree).
 A query counts as correct when the retrieved image belongs to the caption's class.
 
@@ -13,6 +13,9 @@ Metrics (all per caption query):
   which is what the paper printed;
 * ``top5``: share of queries with at least one image of the query's class among the 5 nearest.
 
+The projection itself (least squares or the authors' ``MLPRegressor``) is in
+``helpers.projection``.
+
 Reed et al.'s (2016) protocol, for comparison with that anchor: the class's captions are
 averaged into one query per class; ``reed_top1`` = share of test images whose nearest class
 query is their own class, ``reed_ap50`` = mean over classes of the precision among the 50
@@ -20,93 +23,12 @@ images nearest to the class query.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from .errors import ReproError
-
-
-def l2_normalize(x, eps: float = 1e-12):
-    """Rows scaled to unit Euclidean length (all-zero rows stay zero): a dense float64 array,
-    or a sparse CSR matrix when ``x`` is sparse (TF-IDF)."""
-    from scipy import sparse
-
-    if sparse.issparse(x):
-        from sklearn.preprocessing import normalize
-
-        return normalize(sparse.csr_matrix(x, dtype=np.float64), norm="l2")
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ReproError(f"Embeddings must be a 2-D array (n, dim), got shape {x.shape}.")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, eps)
-
-
-def _dense(x) -> np.ndarray:
-    if hasattr(x, "toarray"):
-        x = x.toarray()
-    return np.asarray(x, dtype=np.float64)
-
-
-def _prepare(x, normalize: bool):
-    """Normalised (or float64) rows; sparse stays sparse."""
-    from scipy import sparse
-
-    if normalize:
-        return l2_normalize(x)
-    return sparse.csr_matrix(x, dtype=np.float64) if sparse.issparse(x) else _dense(x)
-
-
-@dataclass
-class Projection:
-    """Linear map ``image ~ text @ weights + bias`` (least squares, no regularisation)."""
-
-    weights: np.ndarray      # (text_dim, image_dim)
-    bias: np.ndarray         # (image_dim,)
-    normalize: bool = True   # inputs are L2-normalised before the map (as the paper's code)
-
-    def __call__(self, text) -> np.ndarray:
-        x = _prepare(text, self.normalize)
-        if x.shape[1] != self.weights.shape[0]:
-            raise ReproError(f"Text embeddings have {x.shape[1]} dimensions but the projection "
-                             f"was fitted on {self.weights.shape[0]}.")
-        return np.asarray(x @ self.weights) + self.bias
-
-
-def fit_projection(text, image, *, normalize: bool = True, rcond: float | None = None) -> Projection:
-    """Plain least squares from text to image embeddings, with an intercept.
-
-    ``text`` (n, d_text; dense or sparse) and ``image`` (n, d_image) are paired row by row (one
-    row per caption, the image repeated for each of its captions).  The centred normal
-    equations ``(X'X) W = X'Y`` are solved with LAPACK's ``gelsy`` (``scipy.linalg.lstsq``), which gives the
-    minimum-norm least-squares solution also when the system is under-determined or
-    rank-deficient (TF-IDF words that never occur); working on the ``d_text x d_text`` Gram
-    matrix keeps memory small for 80,000 captions (the result equals ``lstsq`` on the data).
-
-    ``rcond=None`` is plain least squares (LAPACK's machine-precision rank cut-off). A number
-    drops the directions of the centred text matrix whose singular value is below
-    ``rcond`` x the largest (a truncated pseudo-inverse), which tames the huge weights that
-    near-collinear embeddings produce.
-    """
-    x = _prepare(text, normalize)
-    y = l2_normalize(image) if normalize else _dense(image)
-    n = x.shape[0]
-    if n != len(y):
-        raise ReproError(f"{n} text rows but {len(y)} image rows: pair them one to one.")
-    if n == 0:
-        raise ReproError("No training pairs to fit the projection on.")
-    x_mean = np.asarray(x.mean(axis=0)).ravel()
-    y_mean = y.mean(axis=0)
-    gram = np.asarray((x.T @ x).toarray() if hasattr(x, "toarray") else x.T @ x)
-    gram = gram - n * np.outer(x_mean, x_mean)
-    cross = np.asarray(x.T @ y) - n * np.outer(x_mean, y_mean)
-    from scipy.linalg import lstsq
-
-    cond = None if rcond is None else float(rcond) ** 2   # Gram eigenvalues are squared singular values
-    w, *_ = lstsq(gram, cross, cond=cond, lapack_driver="gelsy", check_finite=False)
-    return Projection(weights=w, bias=y_mean - x_mean @ w, normalize=normalize)
+from .projection import PAPER_PROJECTION, Projection, fit_projection, l2_normalize
+from .projection import dense as _dense
 
 
 def nearest_images(queries, images, k: int = 5, *, normalize: bool = True, method: str = "kdtree",
@@ -216,11 +138,12 @@ def reed_precision_at_k(image_embeddings, image_classes, query_classes, queries,
 
 def evaluate_pair(train_text, train_image, test_text, test_caption_classes, test_image,
                   test_image_classes, *, k: int = 5, reed_k: int = 50,
-                  method: str = "kdtree", workers: int = 1,
-                  rcond: float | None = None) -> tuple[dict, Projection]:
-    """Fit the projection on training pairs and score the test captions against the test images:
-    the row of Tables 1-2 plus Reed et al.'s two numbers."""
-    proj = fit_projection(train_text, train_image, rcond=rcond)
+                  method: str = "kdtree", workers: int = 1, rcond: float | None = None,
+                  projection: str = PAPER_PROJECTION) -> tuple[dict, Projection]:
+    """Fit the projection (``projection``: "lstsq" or "mlp", :func:`helpers.projection.fit_projection`)
+    on training pairs and score the test captions against the test images: the row of Tables 1-2,
+    Reed et al.'s two numbers and the projection's fit time (``fit_s``)."""
+    proj = fit_projection(train_text, train_image, method=projection, rcond=rcond)
     projected = proj(test_text)
     _, idx = nearest_images(projected, test_image, k=k, method=method, workers=workers)
     metrics = retrieval_metrics(test_caption_classes, test_image_classes, idx)
@@ -230,7 +153,81 @@ def evaluate_pair(train_text, train_image, test_text, test_caption_classes, test
                                                k=min(reed_k, len(test_image)))
     metrics["queries"] = int(len(projected))
     metrics["images"] = int(len(test_image_classes))
+    metrics["fit_s"] = float(proj.info.get("fit_s", np.nan))
     return metrics, proj
+
+
+def evaluate_pairs(data: dict, *, reed_k: int = 50, search: str = "kdtree", workers: int = 1,
+                   rcond: float | None = None, projection: str = PAPER_PROJECTION
+                   ) -> tuple[pd.DataFrame, dict]:
+    """Every text/image pair of one data set (notebook ``07_retrieval``, Tables B1-B2).
+
+    ``data`` is one entry of :func:`helpers.retrieval_data.load_embeddings`: ``split`` (one row per
+    image), ``captions`` (one row per caption, or None), ``images`` and ``texts`` (model name ->
+    embedding rows in those orders). The projection is fitted on the captions of the training
+    classes (``part`` train and val) paired with their images; the test captions query the test
+    images. Reed's ``k`` drops to the smallest test class's size so that a perfect ranking scores 1.
+    Returns one row per pair (paper names in ``text``/``image``, the models in ``text model`` /
+    ``image model``, the metrics of :func:`evaluate_pair`, ``reed_k`` and ``projection``) and the
+    fitted projections by ``(text model, image model)``.
+    """
+    split, caps = data["split"], data.get("captions")
+    if caps is None or not data.get("texts"):
+        return pd.DataFrame(), {}
+    row_of = {key: i for i, key in enumerate(split.image)}
+    missing = set(caps.image) - set(row_of)
+    if missing:
+        raise ReproError(f"{len(missing)} captioned images are not in the split "
+                         f"(e.g. {sorted(missing)[0]!r}): re-run notebooks 05 and 06 together.")
+    cap_img = caps.image.map(row_of).to_numpy()
+    is_train = (caps.part != "test").to_numpy()
+    test_img = (split.part == "test").to_numpy()
+    if not test_img.any() or is_train.all():
+        raise ReproError("The split has no test images or no test captions to retrieve with.")
+    k_reed = int(min(reed_k, split[test_img].class_id.value_counts().min()))
+    cap_classes, img_classes = caps.class_id.to_numpy(), split.class_id.to_numpy()
+    rows, projections = [], {}
+    for t_name, t_emb in data["texts"].items():
+        for i_name, i_emb in data["images"].items():
+            m, proj = evaluate_pair(
+                t_emb[is_train], i_emb[cap_img[is_train]], t_emb[~is_train], cap_classes[~is_train],
+                i_emb[test_img], img_classes[test_img], k=5, reed_k=k_reed, method=search,
+                workers=workers, rcond=rcond, projection=projection)
+            rows.append({"text": PAPER_TEXT_NAMES.get(t_name, t_name),
+                         "image": PAPER_IMAGE_NAMES.get(i_name, i_name),
+                         "text model": t_name, "image model": i_name, **m, "reed_k": k_reed,
+                         "projection": projection})
+            projections[(t_name, i_name)] = proj
+    return pd.DataFrame(rows), projections
+
+
+def projection_comparison(by_method: dict[str, pd.DataFrame],
+                          metrics: tuple[str, ...] = ("top1", "top5", "f1", "fit_s")) -> pd.DataFrame:
+    """Notebook 07's comparison of the projections on the same embeddings: ``by_method`` maps
+    "lstsq" / "mlp" to :func:`evaluate_pairs`' table; returns one row per (text, image) pair and
+    the columns (metric, method), ``fit_s`` being the projection's fit time in seconds."""
+    if not by_method:
+        raise ReproError("No projection results to compare.")
+    cols = {}
+    for m in metrics:
+        for method, r in by_method.items():
+            if r.empty:
+                raise ReproError(f"No results for projection {method!r} (no captions?).")
+            cols[(m, method)] = r.set_index(["text", "image"])[m]
+    return pd.DataFrame(cols)
+
+
+def chance_top1(split: pd.DataFrame, captions: pd.DataFrame | None) -> float:
+    """Top-1 of a blind guess (notebook ``07_retrieval``): a test caption of class ``c`` hits with
+    probability ``n_c / N``, the share of test images in its class; averaged over the test
+    captions. NaN without captions."""
+    if captions is None:
+        return float("nan")
+    share = split[split.part == "test"].class_id.value_counts(normalize=True)
+    queries = captions[captions.part == "test"].class_id
+    if queries.empty:
+        raise ReproError("No test captions: chance Top-1 is undefined.")
+    return float(queries.map(share).fillna(0.0).mean())
 
 
 #: Tables 1 and 2 of the paper (sourcefiles/report/sections/results.tex of schmelczer/mir-final)

@@ -79,3 +79,30 @@ def test_caption_batches_are_padded_and_masked():
 
     out = finetune.TokenIdsClassifier(Fake(), pad_id=0)(x)
     assert out.shape == (2, 2) and seen["mask"] == [[1, 1, 1], [1, 1, 0]]
+
+
+def test_notebook06_image_step_labels_train_classes_and_embeds_every_image(colour_images):
+    # class ids 0/1 shifted to 7/9 as in a real split; a third class only in "test"
+    split = colour_images.table[["image", "class_id"]].copy()
+    split["class_id"] = split.class_id.map({0: 7, 1: 9})
+    split["part"] = ["train"] * 12 + ["val"] * 8 + ["test"] * 4
+    split.loc[20:, "class_id"] = 42                     # an unseen class: gets no label
+    emb, history, choice = finetune.finetuned_image_embeddings(
+        "resnet18", colour_images, split, epochs=1, batch_size=8, image_size=32,
+        freeze_fraction=0.9)
+    assert emb.shape == (24, 1280) and emb.dtype == np.float32   # every image, split order
+    assert len(history["val_acc"]) == 1 and choice.is_standin
+
+
+def test_notebook06_caption_step_embeds_every_caption_in_order():
+    captions = pd.DataFrame({
+        "caption": ["a red bird with a short beak", "this bird is red", "a blue bird",
+                    "the bird is blue and small", "a green bird", "small green wings"],
+        "class_id": [7, 7, 9, 9, 4, 4], "part": ["train", "val", "train", "val", "test", "test"]})
+    split = pd.DataFrame({"image": ["x"] * 3, "class_id": [7, 9, 4], "part": ["train", "val", "test"]})
+    emb, history, choice = finetune.finetuned_caption_embeddings(
+        "distilbert-base-uncased", captions, split, epochs=1, batch_size=4, max_length=16,
+        freeze_fraction=0.8)
+    assert emb.shape[0] == 6 and emb.shape[1] in (384, 768) and np.isfinite(emb).all()
+    assert choice.requested == "distilbert-base-uncased" and len(history["val_acc"]) == 1
+    assert not np.allclose(emb[0], emb[2])               # different captions, different [CLS]
