@@ -197,3 +197,21 @@ class PlainText:
 
     def __repr__(self) -> str:
         return self.text
+
+
+def density_maps(densities: dict, titles: dict | None = None):
+    """Features per pixel of DeepInsight layouts side by side (notebook 02: the corrected and
+    the library's bounding rectangle on the same t-SNE embedding); empty pixels in white."""
+    plt = _plt()
+    names = list(densities)
+    vmax = max(float(np.max(d)) for d in densities.values())
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.1), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        d = np.asarray(densities[name], dtype=float)
+        shown = np.ma.masked_equal(d, 0)
+        im = ax.imshow(shown, cmap="viridis", vmin=1, vmax=vmax, interpolation="nearest")
+        ax.set_title((titles or {}).get(name, name), fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="features in the pixel")
+    return fig
