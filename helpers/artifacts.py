@@ -11,6 +11,7 @@ Defined for the whole book; see CONTRIBUTING.md, "Artifacts".
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -98,6 +99,14 @@ class Artifact:
                 shutil.rmtree(self.path, ignore_errors=True)  # an unfinished or damaged folder
                 os.replace(tmp, self.path)
             shutil.rmtree(self.scratch, ignore_errors=True)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise ReproError(
+                    f"No space left on the device while writing the artifact of {self.step} "
+                    f"({exc.strerror}); nothing was kept: free space under {self.root} (or move the "
+                    f"store with REPRO_ARTIFACTS) and run the notebook again.") from exc
+            raise
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -153,7 +162,11 @@ def resumable_chunks(scratch: os.PathLike, n_items: int, chunk_size: int, comput
             continue
         part = np.asarray(compute(start, stop))
         tmp = scratch / f".{f.name}.tmp.npy"
-        np.save(tmp, part)
+        try:
+            np.save(tmp, part)
+        except BaseException:
+            tmp.unlink(missing_ok=True)   # a full disk or an interruption leaves no half chunk
+            raise
         os.replace(tmp, f)
         parts.append(part)
     if not parts:
