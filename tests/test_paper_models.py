@@ -48,6 +48,13 @@ def _write_random_checkpoint(arch: str) -> dict:
 def _check_torchvision(arch: str):
     assert not weights.torchvision_weights_cached(arch)
     state = _write_random_checkpoint(arch)
+    try:
+        _check_loaded(arch, state)
+    finally:   # up to 550 MB: do not leave it in pytest's kept temporary folders
+        weights.torchvision_weights_path(arch).unlink(missing_ok=True)
+
+
+def _check_loaded(arch: str, state: dict):
     assert weights.torchvision_weights_path(arch).name == os.path.basename(
         __import__("torchvision").models.get_model_weights(arch).IMAGENET1K_V1.url)
     assert weights.torchvision_weights_cached(arch)
