@@ -141,6 +141,11 @@ def check_parameters(source: Path, params: dict) -> None:
     if unknown:
         raise ReproError(f"Notebook {source.stem} has no parameter {', '.join(unknown)}; "
                          f"its parameters are: {', '.join(sorted(declared))}.")
+    device = params.get("device")
+    if isinstance(device, str) and device.lower().startswith("cuda"):
+        from .training import pick_device
+
+        pick_device(device)   # ReproError before a kernel starts when there is no GPU
     for name, value in params.items():
         try:
             default = ast.literal_eval(declared[name].default)

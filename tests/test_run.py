@@ -173,3 +173,16 @@ def test_wrong_type_from_the_command_line_is_one_clear_error(capsys):
     assert run.main([stem, "--profile", "smoke", "-p", "seed", "zero"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: Parameter seed of notebook") and "Traceback" not in err
+
+
+def test_cuda_without_a_gpu_is_refused_before_the_kernel_starts(tiny, monkeypatch):
+    import torch
+
+    src, out_dir = tiny
+    nb = nbformat.read(src, as_version=4)
+    nb.cells[1].source += '\ndevice = "auto"'
+    nbformat.write(nb, src)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ReproError, match="device='cuda' was requested but no CUDA GPU is available"):
+        run.execute(src, {"profile": "smoke", "device": "cuda"}, out_dir=out_dir)
+    assert not out_dir.exists() or not list(out_dir.rglob("*.ipynb"))
