@@ -241,6 +241,15 @@ def sentiment_results(results: pd.DataFrame, evaluate_test: bool = True) -> list
 
 # --------------------------------------------------------------------------- the whole book
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A stored table; an empty one (notebook 07 writes no columns when a data set has no
+    captions) reads as an empty DataFrame."""
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
 def book_problems(executed: dict[str, Path], artifacts: dict[str, Path], *, require_recipe: bool = True) -> list[str]:
     """Every check on a run: ``executed`` maps notebook stems to executed notebooks, ``artifacts``
     maps ``"04_sentiment_training"`` and ``"07_retrieval"`` to their artifact folders."""
@@ -254,7 +263,7 @@ def book_problems(executed: dict[str, Path], artifacts: dict[str, Path], *, requ
         problems += unit_interval(a1, acc_cols, "Table A1")
         if require_recipe:
             problems += recipes_named(a1)
-        res = pd.read_csv(artifacts["04_sentiment_training"] / "results.csv")
+        res = _read_csv(artifacts["04_sentiment_training"] / "results.csv")
         problems += sentiment_results(res, evaluate_test=res["test_acc"].notna().any())
     if nb07 is not None:
         art = artifacts["07_retrieval"]
@@ -263,13 +272,13 @@ def book_problems(executed: dict[str, Path], artifacts: dict[str, Path], *, requ
         for d, name in (("cub", "Table B1"), ("flowers", "Table B2")):
             problems += retrieval_table(tables[d], name)
             metrics = art / f"metrics_{d}.csv"
-            if metrics.is_file():
-                m = pd.read_csv(metrics)
+            m = _read_csv(metrics) if metrics.is_file() else pd.DataFrame()
+            if not m.empty:
                 problems += unit_interval(m, list(RETRIEVAL_METRICS), f"notebook 07 metrics_{d}.csv")
                 problems += top5_at_least_top1(m, "top1", "top5", f"notebook 07 metrics_{d}.csv")
         problems += side_filled(tables["cub"], "Table B1 (CUB)")
         with_data = [d for d in ("cub", "flowers") if (art / f"metrics_{d}.csv").is_file()
-                     and not pd.read_csv(art / f"metrics_{d}.csv").empty]
+                     and not _read_csv(art / f"metrics_{d}.csv").empty]
         problems += chance_reported(info.get("chance_top1", {}), glued_outputs(nb07),
                                     sorted(set(with_data) | {"cub"}))
     return problems

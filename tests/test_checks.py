@@ -113,6 +113,7 @@ def test_book_problems_reads_executed_notebooks_and_artifacts(tmp_path):
     (art07 / "info.json").write_text(json.dumps({"chance_top1": {"cub": 0.05, "flowers": None}}))
     metrics = pd.DataFrame({"text": ["tfidf"], "image": ["vgg11_bn"], **{m: [0.3] for m in retrieval.METRICS}})
     metrics.to_csv(art07 / "metrics_cub.csv", index=False)
+    pd.DataFrame().to_csv(art07 / "metrics_flowers.csv", index=False)   # no flower captions: empty file
     executed = {"04_sentiment_training": nb04, "07_retrieval": nb07}
     arts = {"04_sentiment_training": art04, "07_retrieval": art07}
     assert checks.book_problems(executed, arts) == []
