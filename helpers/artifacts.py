@@ -1,4 +1,5 @@
-"""Artifact store: each notebook step writes its outputs to a folder keyed by its parameters.
+"""Artifact store: each notebook step writes its outputs to a folder keyed by its parameters,
+its upstream artifacts and the code that made it (``helpers.codekey``).
 
 * A finished artifact is never recomputed (``Artifact.exists()``).
 * ``Artifact.build()`` writes into a temporary folder that is renamed into place only when the
@@ -10,6 +11,7 @@ Defined for the whole book; see CONTRIBUTING.md, "Artifacts".
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -19,20 +21,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from . import codekey
 from .config import artifact_root
 from .errors import ReproError
 
 DONE = "artifact.json"
 
 
-def params_key(params: dict, upstream: Sequence[os.PathLike] = ()) -> str:
-    """12-hex-digit key of the parameters and the upstream artifacts' keys."""
+def params_key(params: dict, upstream: Sequence[os.PathLike] = (), code: str | None = None) -> str:
+    """12-hex-digit key of the parameters, the upstream artifacts' keys and the code key."""
+    content = {"params": params, "upstream": [Path(p).name for p in upstream]}
+    if code is not None:
+        content["code"] = code
     try:
-        blob = json.dumps(
-            {"params": params, "upstream": [Path(p).name for p in upstream]},
-            sort_keys=True,
-            default=str,
-        )
+        blob = json.dumps(content, sort_keys=True, default=str)
     except TypeError as exc:  # pragma: no cover - json.dumps(default=str) accepts everything
         raise ReproError(f"Artifact parameters must be JSON-serialisable: {exc}") from exc
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -43,16 +45,22 @@ class Artifact:
 
     ``step`` is the notebook's name (``"02_deepinsight"``), optionally with a sub-step
     (``"04_sentiment_training/alexnet"``) when a notebook writes several artifacts.
+
+    The key mixes the parameters, the upstream artifacts' keys and the *code key* of the notebook
+    named by ``step`` (``helpers.codekey``: its code cells and the helper functions they use), so
+    changed code never reuses an old result. ``code`` overrides the code key (None: look up the
+    notebook; no notebook of that name, as in tests: parameters and upstream only).
     """
 
     def __init__(self, step: str, params: dict, run: str, upstream: Sequence[os.PathLike] = (),
-                 root: os.PathLike | None = None):
+                 root: os.PathLike | None = None, code: str | None = None):
         self.step = step
         self.params = dict(params)
         self.run = run
         self.upstream = [Path(p) for p in upstream]
         self.root = Path(root) if root else artifact_root()
-        self.key = params_key(self.params, self.upstream)
+        self.code = code if code is not None else codekey.step_code_key(step)
+        self.key = params_key(self.params, self.upstream, self.code)
         self.path = self.root / step / self.key
         self.scratch = self.root / step / f".{self.key}.scratch"
 
@@ -81,6 +89,7 @@ class Artifact:
                 "run": self.run,
                 "params": self.params,
                 "upstream": [str(p) for p in self.upstream],
+                "code": self.code,
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             }
             (tmp / DONE).write_text(json.dumps(meta, indent=1, default=str))
@@ -90,6 +99,14 @@ class Artifact:
                 shutil.rmtree(self.path, ignore_errors=True)  # an unfinished or damaged folder
                 os.replace(tmp, self.path)
             shutil.rmtree(self.scratch, ignore_errors=True)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise ReproError(
+                    f"No space left on the device while writing the artifact of {self.step} "
+                    f"({exc.strerror}); nothing was kept: free space under {self.root} (or move the "
+                    f"store with REPRO_ARTIFACTS) and run the notebook again.") from exc
+            raise
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -145,7 +162,11 @@ def resumable_chunks(scratch: os.PathLike, n_items: int, chunk_size: int, comput
             continue
         part = np.asarray(compute(start, stop))
         tmp = scratch / f".{f.name}.tmp.npy"
-        np.save(tmp, part)
+        try:
+            np.save(tmp, part)
+        except BaseException:
+            tmp.unlink(missing_ok=True)   # a full disk or an interruption leaves no half chunk
+            raise
         os.replace(tmp, f)
         parts.append(part)
     if not parts:

@@ -201,6 +201,17 @@ class ImageSet:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def check_captions(self, captions: dict[str, list[str]]) -> None:
+        """Raise ``ReproError`` when a caption names an image this set does not have: the caption
+        files and the images come from different or damaged sources (notebook 05)."""
+        known = set(self.table["image"])
+        orphans = [k for k in captions if k not in known]
+        if orphans:
+            raise ReproError(
+                f"{len(orphans)} of {len(captions)} {self.name} captions (e.g. for {orphans[0]!r}) name "
+                f"images that are not in {self.source or self.store.path}; the caption files do not "
+                f"match this image source: use the captions and images of the same data set.")
+
     def check_complete(self) -> None:
         """Raise ``ReproError`` unless every image of the table is in the store."""
         missing = [k for k in self.table["image"] if k not in self.store]

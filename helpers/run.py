@@ -6,10 +6,9 @@
     python -m helpers.run book --profile quick                               # all, then the HTML
     python -m helpers.run all record --profile full                          # all, then results/full.json
 
-An executed notebook is reused when its source, its parameters, the helper package and the
-artifacts of the earlier notebooks it reads are unchanged and the artifacts it produced still
-exist (QuantEcon-style execution cache);
-``--force`` re-executes.  A failing notebook is kept under ``<executed>/failed/`` for inspection
+An executed notebook is reused when its source, its parameters, the helper code it uses
+(``helpers.codekey``) and the artifacts of the earlier notebooks it reads are unchanged and the
+artifacts it produced still exist (QuantEcon-style execution cache); ``--force`` re-executes.  A failing notebook is kept under ``<executed>/failed/`` for inspection
 and the previous good one is left in place.  Defined on the "Running the book" page.
 """
 from __future__ import annotations
@@ -80,12 +79,13 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def helpers_fingerprint() -> str:
-    """Hash of the helper package's sources: a change in a helper re-executes the notebooks."""
-    h = hashlib.sha256()
-    for f in sorted((REPO_ROOT / "helpers").glob("*.py")):
-        h.update(f.name.encode() + f.read_bytes())
-    return h.hexdigest()
+def helpers_fingerprint(source: Path) -> str:
+    """Hash of the helper code that ``source`` uses (any cell, followed function by function,
+    docstrings and comments left out; ``helpers.codekey``): changing a helper re-executes the
+    notebooks that use it, and only those."""
+    from . import codekey
+
+    return codekey.notebook_helpers_key(source)
 
 
 def _run_index_snapshot(run: str) -> dict[str, float]:
@@ -109,26 +109,61 @@ def upstream_keys(stem: str, run: str) -> dict[str, str]:
     return keys
 
 
+def _type_ok(value, default) -> bool:
+    """Whether ``value`` may replace a parameter whose default is ``default``.
+
+    None on either side is always accepted (the notebooks document ``null`` as "all" or "the
+    recipe's"); an int may stand for a float, a tuple for a list; otherwise the types must match
+    (a bool is not an int here)."""
+    if value is None or default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
 def check_parameters(source: Path, params: dict) -> None:
     """Refuse parameters the notebook's ``parameters`` cell does not define (papermill would
-    inject them silently and they would change nothing)."""
+    inject them silently and they would change nothing), and values whose type differs from the
+    default's (``epochs: ten`` would fail deep inside a notebook)."""
+    import ast
+
     import nbformat
     from papermill.translators import PythonTranslator
 
     nb = nbformat.read(source, as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    known = {p.name for c in cells for p in PythonTranslator.inspect(c)}
-    unknown = sorted(set(params) - known)
+    declared = {p.name: p for c in cells for p in PythonTranslator.inspect(c)}
+    unknown = sorted(set(params) - set(declared))
     if unknown:
         raise ReproError(f"Notebook {source.stem} has no parameter {', '.join(unknown)}; "
-                         f"its parameters are: {', '.join(sorted(known))}.")
+                         f"its parameters are: {', '.join(sorted(declared))}.")
+    device = params.get("device")
+    if isinstance(device, str) and device.lower().startswith("cuda"):
+        from .training import pick_device
+
+        pick_device(device)   # ReproError before a kernel starts when there is no GPU
+    for name, value in params.items():
+        try:
+            default = ast.literal_eval(declared[name].default)
+        except (ValueError, SyntaxError):
+            continue  # a default that is an expression: nothing to compare with
+        if not _type_ok(value, default):
+            raise ReproError(
+                f"Parameter {name} of notebook {source.stem} must be of type {type(default).__name__} "
+                f"like its default {declared[name].default}, not {type(value).__name__} {value!r}; "
+                f"fix the profile (profiles/{source.stem}.yml) or the -p value.")
 
 
 def _fingerprint(source: Path, params: dict, run: str) -> dict:
     return {
         "source_sha": _sha(source.read_bytes()),
         "params": params,
-        "helpers_sha": helpers_fingerprint(),
+        "helpers_sha": helpers_fingerprint(source),
         "artifact_root": str(artifact_root()),
         "upstream": upstream_keys(source.stem, run),
     }
@@ -160,6 +195,8 @@ def execute(source: Path, params: dict, *, force: bool = False, out_dir: Path | 
 
     before = _run_index_snapshot(run)
     tmp = out_dir / f".{source.stem}.running.ipynb"
+    old_dir = os.environ.get("REPRO_NOTEBOOKS")
+    os.environ["REPRO_NOTEBOOKS"] = str(source.parent.resolve())  # the kernel's code keys (codekey)
     try:
         papermill.execute_notebook(
             str(source), str(tmp), parameters=params, cwd=str(source.parent),
@@ -176,6 +213,11 @@ def execute(source: Path, params: dict, *, force: bool = False, out_dir: Path | 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if old_dir is None:
+            os.environ.pop("REPRO_NOTEBOOKS", None)
+        else:
+            os.environ["REPRO_NOTEBOOKS"] = old_dir
     after = _run_index_snapshot(run)
     touched = [name for name, mtime in after.items() if before.get(name) != mtime]
     produced = [json.loads((artifact_root() / "runs" / run / n).read_text())["path"] for n in touched]

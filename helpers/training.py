@@ -26,19 +26,38 @@ from .errors import ReproError
 AUX_WEIGHT = 0.4   # torchvision's reference weight of Inception-v3's auxiliary loss
 
 
+def make_deterministic(device: torch.device) -> None:
+    """On CUDA, ask for reproducible kernels: cuDNN deterministic and not benchmarking,
+    ``torch.use_deterministic_algorithms(True, warn_only=True)`` (a warning, not an error, where an
+    operation has no deterministic CUDA kernel) and ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` (cuBLAS
+    needs it for deterministic matrix products). Called by :func:`pick_device`; a no-op on CPU,
+    where torch is deterministic already."""
+    if torch.device(device).type != "cuda":
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 def pick_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU -> ReproError."""
+    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU -> ReproError.
+
+    A CUDA device is made deterministic (:func:`make_deterministic`)."""
     if isinstance(device, torch.device):
+        make_deterministic(device)
         return device
     device = (device or "auto").lower()
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ReproError("device='cuda' was requested but no CUDA GPU is available; use device='auto' or 'cpu'.")
     try:
-        return torch.device(device)
+        chosen = torch.device(device)
     except RuntimeError as exc:
         raise ReproError(f"Unknown device {device!r}; use auto, cpu or cuda.") from exc
+    make_deterministic(chosen)
+    return chosen
 
 
 def seed_everything(seed: int) -> torch.Generator:

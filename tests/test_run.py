@@ -122,3 +122,67 @@ def test_unknown_parameter_is_refused(tiny):
     src, out_dir = tiny
     with pytest.raises(ReproError, match="has no parameter bogus"):
         run.execute(src, {"profile": "smoke", "bogus": 1}, out_dir=out_dir)
+
+
+def test_artifact_made_in_the_kernel_is_keyed_by_the_notebooks_code(tiny):
+    """The runner tells the kernel where the notebook is (REPRO_NOTEBOOKS), so the artifact's key
+    mixes in the notebook's code; editing the code makes a new artifact."""
+    from helpers import codekey
+
+    src, out_dir = tiny
+    out, _ = run.execute(src, {"profile": "smoke", "n": 2}, out_dir=out_dir)
+    first = Path(nbformat.read(out, as_version=4).metadata["repro"]["artifacts"][0])
+    assert json.loads((first / "artifact.json").read_text())["code"] == codekey.notebook_code_key(src)
+    nb = nbformat.read(src, as_version=4)
+    nb.cells[2].source = nb.cells[2].source.replace("str(n * 2)", "str(n * 3)")
+    nbformat.write(nb, src)
+    out, ran = run.execute(src, {"profile": "smoke", "n": 2}, out_dir=out_dir)
+    second = Path(nbformat.read(out, as_version=4).metadata["repro"]["artifacts"][0])
+    assert ran and second != first and "value 6" in _stdout(out)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("ten", "must be of type int like its default 1, not str 'ten'"),
+    ("true", "must be of type int like its default 1, not bool True"),
+    ("[1, 2]", "must be of type int like its default 1, not list"),
+])
+def test_parameter_of_the_wrong_type_is_refused(tiny, value, message):
+    src, out_dir = tiny
+    with pytest.raises(ReproError, match=message.replace("[", r"\[")):
+        run.execute(src, {"profile": "smoke", **run.parse_overrides([["n", value]])}, out_dir=out_dir)
+    assert not out_dir.exists() or not list(out_dir.glob("*.ipynb"))
+
+
+def test_parameter_types_none_and_numbers():
+    assert run._type_ok(None, 3) and run._type_ok("x", None)       # null is always allowed
+    assert run._type_ok(3, 0.5) and not run._type_ok(0.5, 3)       # an int may stand for a float
+    assert run._type_ok((1, 2), [0]) and not run._type_ok("ab", [0])
+    assert not run._type_ok(1, True) and not run._type_ok(True, 1)
+
+
+def test_every_profile_value_has_the_type_of_its_default():
+    for nb in run.notebooks():
+        for profile in ("smoke", "quick", "paper"):
+            run.check_parameters(nb, run.profile_parameters(nb.stem, profile))
+
+
+def test_wrong_type_from_the_command_line_is_one_clear_error(capsys):
+    if not run.notebooks():
+        pytest.skip("no notebooks yet")
+    stem = run.notebooks()[0].stem
+    assert run.main([stem, "--profile", "smoke", "-p", "seed", "zero"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Parameter seed of notebook") and "Traceback" not in err
+
+
+def test_cuda_without_a_gpu_is_refused_before_the_kernel_starts(tiny, monkeypatch):
+    import torch
+
+    src, out_dir = tiny
+    nb = nbformat.read(src, as_version=4)
+    nb.cells[1].source += '\ndevice = "auto"'
+    nbformat.write(nb, src)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ReproError, match="device='cuda' was requested but no CUDA GPU is available"):
+        run.execute(src, {"profile": "smoke", "device": "cuda"}, out_dir=out_dir)
+    assert not out_dir.exists() or not list(out_dir.rglob("*.ipynb"))

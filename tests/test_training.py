@@ -1,6 +1,8 @@
 """helpers.training: fit (best weights, resumable checkpoints, Inception aux loss), evaluate, embed."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from torch import nn
@@ -159,3 +161,31 @@ def test_devices_and_seeding():
     a = torch.rand(3)
     training.seed_everything(5)
     assert torch.equal(a, torch.rand(3))
+
+
+@pytest.fixture
+def restore_determinism(monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    saved = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+             torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    yield
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[:2]
+    torch.use_deterministic_algorithms(saved[2], warn_only=saved[3])
+
+
+def test_cuda_device_sets_the_determinism_flags(restore_determinism, monkeypatch):
+    """What a GPU run gets, checked without a GPU: pick_device('cuda') with CUDA reported present."""
+    training.pick_device("cpu")
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ   # CPU: nothing changed
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert training.pick_device("cuda").type == "cuda"
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+
+
+def test_make_deterministic_without_a_gpu(restore_determinism):
+    torch.backends.cudnn.benchmark = True
+    training.make_deterministic(torch.device("cuda"))
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
