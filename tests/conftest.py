@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from book_fixtures import smoke_book, smoke_run  # noqa: F401  (shared slow fixtures)
+
 from helpers import config
 
 

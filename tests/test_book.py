@@ -22,33 +22,28 @@ PAPER_FIGURES = [f"fig-a{i}" for i in range(1, 7)] + [f"fig-b{i}" for i in range
 PAPER_TABLES = ["table-a1", "table-b1", "table-b2"]
 
 
-@pytest.fixture(scope="module")
-def book_root(tmp_path_factory, shared_data):
-    root = tmp_path_factory.mktemp("book")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("REPRO_ARTIFACTS", str(root / "_artifacts"))
-    mp.setenv("REPRO_EXECUTED", str(root / "book" / "executed"))
-    run.copy_book_sources(root)
-    try:
-        yield root
-    finally:
-        mp.undo()
+@pytest.fixture(scope="module", autouse=True)
+def _smoke_store(smoke_run):
+    """The module's tests read the shared smoke run (tests/book_fixtures.py)."""
+    from book_fixtures import smoke_env
+
+    with smoke_env(smoke_run.root):
+        yield
 
 
 @pytest.fixture(scope="module")
-def executed(book_root, durations):
-    """Execute 01-08 in order (later notebooks read earlier artifacts) on the real shared data."""
-    outputs = []
-    for nb in run.notebooks():
-        start = time.time()
-        outputs += run.execute_many([nb], "smoke", {}, out_dir=book_root / "book" / "executed")
-        durations[nb.stem] = time.time() - start
-    return outputs
+def book_root(smoke_run):
+    return smoke_run.root
 
 
 @pytest.fixture(scope="module")
-def durations():
-    return {}
+def executed(smoke_run):
+    return smoke_run.executed
+
+
+@pytest.fixture(scope="module")
+def durations(smoke_run):
+    return smoke_run.durations
 
 
 @pytest.mark.parametrize("index", range(8), ids=[f"nb{i + 1:02d}" for i in range(8)])
@@ -64,8 +59,8 @@ def test_notebook_executes_in_smoke_profile(executed, index):
     assert glued, "every notebook glues at least one figure or table"
 
 
-def test_book_builds_with_every_figure_and_table(executed, book_root):
-    html = run.build_book(book_root)
+def test_book_builds_with_every_figure_and_table(executed, smoke_book):
+    html = smoke_book
     pages = {p.stem: p.read_text() for p in (html.parent / "book" / "executed").glob("*.html")}
     assert sorted(pages) == [p.stem for p in executed]
     text = "\n".join(pages.values())

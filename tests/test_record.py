@@ -1,7 +1,7 @@
 """Recorded runs (helpers/record.py): results/<profile>.json, the README section, the three column groups.
 
-The slow test executes the eight notebooks in the smoke profile into a temporary artifact root,
-records the run and checks the JSON it wrote.
+The slow tests record the session's shared smoke run of the eight notebooks
+(tests/book_fixtures.py) and check the JSON written.
 """
 import json
 import math
@@ -120,33 +120,20 @@ def test_machine_and_packages_are_described():
     assert versions["torch"] and versions["numpy"]
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, shared_data):
-    root = tmp_path_factory.mktemp("record")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("REPRO_ARTIFACTS", str(root / "_artifacts"))
-    mp.setenv("REPRO_EXECUTED", str(root / "executed"))
-    try:
-        run.execute_many(run.notebooks(), "smoke", {}, out_dir=root / "executed")
-        yield root
-    finally:
-        mp.undo()
-
-
 @pytest.mark.slow
-def test_record_of_a_real_smoke_run(smoke_run, monkeypatch):
-    monkeypatch.setenv("REPRO_ARTIFACTS", str(smoke_run / "_artifacts"))
-    monkeypatch.setenv("REPRO_EXECUTED", str(smoke_run / "executed"))
-    path = record.write("smoke", results_dir=smoke_run / "results")
+def test_record_of_a_real_smoke_run(smoke_run, monkeypatch, tmp_path):
+    monkeypatch.setenv("REPRO_ARTIFACTS", str(smoke_run.artifacts))
+    monkeypatch.setenv("REPRO_EXECUTED", str(smoke_run.executed_dir))
+    path = record.write("smoke", results_dir=tmp_path / "results")
     rec = json.loads(path.read_text())
-    assert rec == record.load("smoke", results_dir=smoke_run / "results")
+    assert rec == record.load("smoke", results_dir=tmp_path / "results")
     assert rec["profile"] == "smoke" and len(rec["commit"]) == 40 and rec["date"]
     assert rec["machine"]["cores"] >= 1 and rec["machine"]["ram_gb"] > 0
     assert rec["packages"]["torch"]
     executed = [p.stem for p in run.notebooks()]
     assert list(rec["notebooks"]) == executed
     for stem, nb in rec["notebooks"].items():
-        duration = nbformat.read(smoke_run / "executed" / f"{stem}.ipynb", as_version=4).metadata.papermill.duration
+        duration = nbformat.read(smoke_run.executed_dir / f"{stem}.ipynb", as_version=4).metadata.papermill.duration
         assert nb["wall_s"] == pytest.approx(duration, abs=0.1) and nb["wall_s"] > 0
     assert rec["total_wall_s"] == pytest.approx(sum(v["wall_s"] for v in rec["notebooks"].values()), abs=0.5)
     assert set(rec["data"]["imdb_reviews"]) == {"train", "val", "test"}
@@ -167,16 +154,19 @@ def test_record_of_a_real_smoke_run(smoke_run, monkeypatch):
 
 
 @pytest.mark.slow
-def test_record_refuses_a_notebook_run_with_overrides(smoke_run, monkeypatch):
-    monkeypatch.setenv("REPRO_ARTIFACTS", str(smoke_run / "_artifacts"))
+def test_record_refuses_a_notebook_run_with_overrides(smoke_run, monkeypatch, tmp_path):
+    from book_fixtures import copy_run
+
+    smoke_run = copy_run(smoke_run, tmp_path)     # the shared run stays as it is
+    monkeypatch.setenv("REPRO_ARTIFACTS", str(smoke_run.artifacts))
     source = run.select(["08"])[0]
     params = {**run.profile_parameters(source.stem, "smoke"), "n_bins": 5}
-    run.execute(source, params, out_dir=smoke_run / "executed")
+    run.execute(source, params, out_dir=smoke_run.executed_dir)
     with pytest.raises(ReproError, match="08_projection_weights ran with parameters that differ"):
-        record.write("smoke", executed_dir=smoke_run / "executed", results_dir=smoke_run / "results2")
+        record.write("smoke", executed_dir=smoke_run.executed_dir, results_dir=tmp_path / "results2")
 
 
-def run_artifact(root, step):
+def run_artifact(smoke, step):
     from helpers import artifacts
 
-    return artifacts.latest("smoke", step, root=root / "_artifacts")
+    return artifacts.latest("smoke", step, root=smoke.artifacts)

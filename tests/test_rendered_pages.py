@@ -10,7 +10,6 @@ table runs past the page edge without a horizontal scroll bar.
 import re
 
 import pytest
-from book_fixtures import smoke_book  # noqa: F401  (fixture)
 from rendered import broken_links, check_in_chromium, chromium, pages, remote_resources
 
 from helpers.config import REPO_ROOT
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def html_root(smoke_book):  # noqa: F811
+def html_root(smoke_book):
     return smoke_book.parent
 
 
