@@ -295,7 +295,7 @@ def test_cached_path_refuses_batch_dependent_recipe_and_end_to_end_runs_it():
                       extractor=ext, scale=2)
 
 
-def test_batch_dependence_zero_for_cached_settings_positive_for_authors():
+def test_batch_dependence_measures_every_authors_variant():
     rng = np.random.default_rng(0)
     imgs = rng.uniform(0, 1, size=(64, 10, 10)).astype(np.float32)
     ext = _frozen_bn_extractor().eval()
@@ -305,3 +305,20 @@ def test_batch_dependence_zero_for_cached_settings_positive_for_authors():
     assert len(rows) == 3
     assert all(r["relative difference"] > 1e-3 for r in rows.values())
     assert not ext[1].training and torch.equal(ext[1].running_mean, before)   # the given extractor is untouched
+
+
+def test_part_counts_text_says_when_there_is_no_test_part(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from helpers import figures_a
+
+    leakfree = pd.DataFrame({"part": ["train"] * 8 + ["val"] * 2 + ["test"] * 3})
+    assert figures_a.part_counts_text(leakfree) == "8 train / 2 validation / 3 test reviews"
+    paper = pd.DataFrame({"part": ["train"] * 40000 + ["val"] * 10000})
+    assert figures_a.part_counts_text(paper) == "40,000 train / 10,000 validation reviews, no test part"
+    (tmp_path / "artifact.json").write_text(json.dumps({"params": {"split": "paper"}}))
+    assert figures_a.split_name(tmp_path) == "paper"
+    (tmp_path / "artifact.json").write_text(json.dumps({"params": {}}))
+    assert figures_a.split_name(tmp_path) == "leakfree"
