@@ -531,9 +531,11 @@ def batch_dependence(extractor: nn.Module, images, mean: float, std: float, *, b
     ``images``: raw grey images (notebook 02's ``images.npy``, training part).  Draws
     ``n_batches`` random batches of ``batch_size`` (the authors' 32) and, for the variants
     per-batch Z, batch-statistics BN and both, returns rows with the relative difference
-    ``||f - f_cached|| / ||f_cached||`` and, since most of a DeepInsight feature map is a map shared
-    by all reviews, the difference relative to the reviews' deviations from their mean map,
-    ``||f - f_cached|| / ||f_cached - mean(f_cached)||``.
+    ``||f - f_cached|| / ||f_cached||``; since most of a DeepInsight feature map is a map shared
+    by all reviews, the difference relative to the reviews' deviations from the batch's mean map,
+    ``||f - f_cached|| / ||d_cached||`` with ``d = f - mean_batch(f)``; and how much the deviations
+    themselves change, ``||d - d_cached|| / ||d_cached||`` (a shift shared by the whole batch does
+    not count there; a per-channel rescaling does).
     """
     import copy
 
@@ -547,20 +549,23 @@ def batch_dependence(extractor: nn.Module, images, mean: float, std: float, *, b
     tr = batch_stat_bn_(copy.deepcopy(extractor).to(device).eval())
     variants = {"per-batch Z": ("batch", ev), "batch-statistics BN": ("global", tr),
                 "per-batch Z + batch-statistics BN (authors' loop)": ("batch", tr)}
-    out = {k: [0.0, 0.0, 0.0] for k in variants}
+    out = {k: [0.0, 0.0, 0.0, 0.0] for k in variants}
     for idx in picks:
         raw = images[idx]
         cached = ev(upsample(z_normalize(raw, mean, std), scale, mode=mode).to(device)).double()
-        dev_norm = float(((cached - cached.mean(0, keepdim=True)) ** 2).sum())
+        dev_c = cached - cached.mean(0, keepdim=True)
+        dev_norm = float((dev_c ** 2).sum())
         for k, (z, m) in variants.items():
             x = z_normalize(raw) if z == "batch" else z_normalize(raw, mean, std)
             f = m(upsample(x, scale, mode=mode).to(device)).double()
             out[k][0] += float(((f - cached) ** 2).sum())
             out[k][1] += float((cached ** 2).sum())
             out[k][2] += dev_norm
+            out[k][3] += float(((f - f.mean(0, keepdim=True) - dev_c) ** 2).sum())
     return [{"variant": k, "relative difference": (d / max(c, 1e-30)) ** 0.5,
-             "relative to the reviews' deviations": (d / max(v, 1e-30)) ** 0.5}
-            for k, (d, c, v) in out.items()]
+             "relative to the reviews' deviations": (d / max(v, 1e-30)) ** 0.5,
+             "change of the deviations": (dd / max(v, 1e-30)) ** 0.5}
+            for k, (d, c, v, dd) in out.items()]
 
 
 def random_control(extractor: nn.Module, seed: int = 0) -> nn.Module:

@@ -304,6 +304,7 @@ def test_batch_dependence_measures_every_authors_variant():
     rows = {r["variant"]: r for r in sm.batch_dependence(ext, imgs, mean, std, batch_size=16, n_batches=2, scale=2)}
     assert len(rows) == 3
     assert all(r["relative difference"] > 1e-3 for r in rows.values())
+    assert all(r["change of the deviations"] <= r["relative to the reviews' deviations"] + 1e-9 for r in rows.values())
     assert not ext[1].training and torch.equal(ext[1].running_mean, before)   # the given extractor is untouched
 
 
