@@ -19,10 +19,11 @@ the classifier, cross-entropy on two classes).
 same model as the end-to-end loop of :func:`train_head` with ``extractor=...`` **when** the
 frozen slice is in eval mode (batch-norm running statistics), the images are Z-normalised with
 one global mean / std and upsampled the same way (up to the float16 storage of the features).
-It is **not** the authors' loop: they kept the whole model in ``train()`` mode, so the frozen
-slices' batch-norm layers normalise with each batch's statistics, and they Z-normalised each batch
-with its own mean / std; both make a review's features depend on the other reviews of its batch,
-which no cache can reproduce.  Those two settings exist only in the end-to-end path
+It is **not** the authors' loop: they called ``model.train()`` on the whole model before every
+training step, so the frozen slices' batch-norm layers normalised each training batch with its own
+statistics (and moved their running statistics towards the review images, which ``model.eval()``
+then used for validation), and they Z-normalised each batch with its own mean / std; both make a
+review's features depend on the other reviews of its batch, which no cache can reproduce.  Those two settings exist only in the end-to-end path
 (``Recipe.znorm="batch"``, ``Recipe.frozen_bn="train"``); :func:`batch_dependence` measures how far
 the cached features are from them.
 """
@@ -54,7 +55,8 @@ class Recipe:
     are the two Adam learning rates; ``head`` the head variant (``"paper"`` / ``"book"``);
     ``upsample_mode`` (``"nearest"`` / ``"bilinear"``), ``znorm`` (``"batch"``: each batch's own
     mean / std, ``"global"``: the training images') and ``frozen_bn`` (``"train"``: the frozen
-    slices' batch-norm layers use batch statistics, ``"eval"``: running statistics) describe the
+    slices' batch-norm layers follow the model's train / eval mode as in the authors' loop,
+    ``"eval"``: always ImageNet running statistics) describe the
     image pre-processing; the cached-feature path can only run ``znorm="global"``,
     ``frozen_bn="eval"`` and the upsampling notebook 03 used.  ``paper_val_acc`` /
     ``paper_val_acc_std`` are the paper's Table I validation accuracy for the row; ``source`` says
@@ -296,9 +298,9 @@ def make_head(kind: str, feature_shape: tuple[int, int, int]) -> nn.Module:
 
 
 def batch_stat_bn_(module: nn.Module) -> nn.Module:
-    """Make every batch-norm layer of a (frozen) module normalise with the *batch's* statistics,
-    as the authors' loop did by keeping the whole model in ``train()`` mode; ``momentum=0`` keeps
-    the running statistics unchanged (they are never used).  Works in place; pass a copy."""
+    """Make every batch-norm layer of a (frozen) module normalise with the *batch's* statistics
+    (what the authors' frozen slices did in their training steps); ``momentum=0`` keeps the
+    running statistics unchanged.  Works in place; pass a copy.  Used by :func:`batch_dependence`."""
     for m in module.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.momentum = 0.0
@@ -311,9 +313,11 @@ class SentimentNet(nn.Module):
 
     ``frozen_bn="eval"`` (default) keeps the frozen extractor in eval mode whatever ``train()`` is
     called with, so its output is a fixed function of the image and training on cached features is
-    equivalent.  ``frozen_bn="train"`` reproduces the authors' loop (whole model in ``train()``
-    mode): a copy of the extractor whose batch-norm layers use each batch's statistics, in training
-    and in evaluation.
+    equivalent.  ``frozen_bn="train"`` reproduces the authors' loop, which called ``model.train()``
+    on the whole model before each training step and ``model.eval()`` before validating: a copy of
+    the extractor whose batch-norm layers follow the model's mode, i.e. normalise each training
+    batch with its own statistics and update their running statistics (PyTorch's momentum 0.1),
+    and use those updated running statistics in evaluation.  The weights stay frozen.
     """
 
     def __init__(self, extractor: nn.Module, head: nn.Module, frozen_bn: str = "eval"):
@@ -323,7 +327,7 @@ class SentimentNet(nn.Module):
         if frozen_bn == "train":
             import copy
 
-            extractor = batch_stat_bn_(copy.deepcopy(extractor))
+            extractor = copy.deepcopy(extractor)       # its running statistics will move
         self.frozen_bn = frozen_bn
         self.extractor = extractor
         self.head = head
@@ -335,7 +339,9 @@ class SentimentNet(nn.Module):
         super().train(mode)
         self.extractor.eval()
         if self.frozen_bn == "train":
-            batch_stat_bn_(self.extractor)      # batch statistics in training *and* evaluation
+            for m in self.extractor.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.train(mode)
         return self
 
     def forward(self, images):
@@ -445,8 +451,10 @@ def train_head(x_train, y_train, x_val, y_val, *, recipe: Recipe, seed: int = 0,
     * ``extractor`` given: the end-to-end loop; ``x_*`` are the *raw* grey images ``(n, 50, 50)``
       of notebook 02, Z-normalised per batch as ``recipe.znorm`` says (``"global"`` needs
       ``znorm_stats=(mean, std)``), upsampled with ``recipe.upsample_mode`` and passed through the
-      frozen extractor, whose batch-norm layers use running (``frozen_bn="eval"``) or batch
-      (``"train"``, the authors' loop) statistics; the model returned is a ``SentimentNet``.
+      frozen extractor, whose batch-norm layers use ImageNet running statistics
+      (``frozen_bn="eval"``) or, as in the authors' loop, batch statistics in training steps and
+      the running statistics those steps moved in evaluation (``"train"``); the model returned is
+      a ``SentimentNet``.
 
     With ``frozen_bn="eval"`` and ``znorm="global"`` both paths give the same model (up to the
     float16 cache); the authors' batch-dependent settings exist only end to end.  ``history`` comes
@@ -488,7 +496,7 @@ def train_head(x_train, y_train, x_val, y_val, *, recipe: Recipe, seed: int = 0,
                                        for xb, _ in loader(x_train, y_train, recipe.batch_size, False))
         tl = loader(x_train, y_train, recipe.batch_size, True, seed)
         # per-batch statistics (Z or batch norm) depend on the batch size: validate with the training one
-        vbs = recipe.batch_size if (recipe.znorm == "batch" or recipe.frozen_bn == "train") else 256
+        vbs = recipe.batch_size if recipe.znorm == "batch" else 256
         vl = loader(x_val, y_val, vbs, False)
     opt = make_optimizer(head, recipe.lr_autoencoder, recipe.lr_classifier)
     history = fit(model, tl, vl, opt, epochs=epochs or recipe.epochs, device=device,
@@ -499,10 +507,13 @@ def train_head(x_train, y_train, x_val, y_val, *, recipe: Recipe, seed: int = 0,
 def cumulative_val_acc(val_acc) -> list[float]:
     """The authors' "validation accuracy" after each epoch, from our per-epoch accuracies.
 
-    Their loop adds every epoch's correct / total validation predictions to counters that are
-    never reset, so the number printed after epoch E is the mean of the accuracies of epochs
-    1..E (same validation set every epoch): a cumulative average that includes the untrained
-    early epochs and lies below the final accuracy while the model is still improving.
+    Their loop validated every 50 training steps and added each pass's correct / total
+    predictions to counters that are never reset, so the number it printed is the average of
+    all validation passes so far: a cumulative average over the learning curve that includes the
+    untrained early passes and lies below the final accuracy while the model is still improving.
+    From a per-epoch history (one pass per epoch, the same validation set each time) the same
+    measure after epoch E is the mean of the accuracies of epochs 1..E; the authors' finer grid
+    (25 passes per epoch for 40,000 reviews) averages the same curve at more points.
     """
     acc = np.asarray(val_acc, dtype=float)
     if acc.size == 0:

@@ -246,24 +246,35 @@ def test_cumulative_val_acc_is_the_authors_never_reset_counter():
     assert sm.cumulative_val_acc([]) == []
 
 
-def test_train_mode_bn_uses_batch_statistics_and_leaves_running_stats():
+def test_train_mode_bn_follows_the_model_mode_like_the_authors_loop():
     torch.manual_seed(0)
-    ext = _frozen_bn_extractor()
+    ext = _frozen_bn_extractor().eval()
     before = ext[1].running_mean.clone()
     images = torch.randn(6, 3, 30, 30) * 3 + 1
-    shape = tuple(ext.eval()(images).shape[1:])
+    shape = tuple(ext(images).shape[1:])
     net = sm.SentimentNet(ext, sm.make_head("paper", shape), frozen_bn="train")
-    for mode in (True, False):                                     # batch statistics in train *and* eval
-        net.train(mode)
-        with torch.no_grad():
-            conv = net.extractor[0](images)
-            bn = net.extractor[1](conv)
-        torch.testing.assert_close(bn.mean((0, 2, 3)), net.extractor[1].bias, atol=1e-4, rtol=0)
-    assert torch.equal(net.extractor[1].running_mean, before)     # momentum 0: never moves
+    net.train()                                                    # training step: batch statistics
+    assert net.extractor[1].training and not any(p.requires_grad for p in net.extractor.parameters())
+    with torch.no_grad():
+        bn = net.extractor[1](net.extractor[0](images))
+    torch.testing.assert_close(bn.mean((0, 2, 3)), net.extractor[1].bias, atol=1e-4, rtol=0)
+    assert not torch.equal(net.extractor[1].running_mean, before)   # running statistics moved
+    net.eval()                                                     # validation: the moved running statistics
+    assert not net.extractor[1].training
     assert not ext[1].training and torch.equal(ext[1].running_mean, before)  # the original is untouched
     eval_net = sm.SentimentNet(ext, sm.make_head("paper", shape))
     eval_net.train()
     assert not eval_net.extractor[1].training
+
+
+def test_batch_stat_bn_keeps_running_statistics():
+    ext = _frozen_bn_extractor().eval()
+    before = ext[1].running_mean.clone()
+    sm.batch_stat_bn_(ext)
+    with torch.no_grad():
+        out = ext[1](ext[0](torch.randn(4, 3, 20, 20) + 2))
+    torch.testing.assert_close(out.mean((0, 2, 3)), ext[1].bias, atol=1e-4, rtol=0)
+    assert torch.equal(ext[1].running_mean, before)
 
 
 def test_image_loader_per_batch_z_and_nearest_upsampling():
