@@ -490,10 +490,16 @@ def train_head(x_train, y_train, x_val, y_val, *, recipe: Recipe, seed: int = 0,
         loader = lambda x, y, bs, shuffle, s=0: image_loader(x, y, batch_size=bs, shuffle=shuffle, seed=s,  # noqa: E731
                                                              scale=scale, mode=recipe.upsample_mode, znorm=zn)
         if isinstance(head, SentimentHead):
-            model.eval()
+            # the scaling must see the features training sees: with frozen_bn="train" those are
+            # batch-statistics features (a copy with momentum 0, so nothing moves), not eval-mode ones
+            import copy
+
+            feat = (batch_stat_bn_(copy.deepcopy(model.extractor)) if recipe.frozen_bn == "train"
+                    else model.extractor.eval())
             with torch.no_grad():
-                head.fit_input_scaling(model.extractor(xb.to(device)).cpu()
+                head.fit_input_scaling(feat(xb.to(device)).cpu()
                                        for xb, _ in loader(x_train, y_train, recipe.batch_size, False))
+            del feat
         tl = loader(x_train, y_train, recipe.batch_size, True, seed)
         # per-batch statistics (Z or batch norm) depend on the batch size: validate with the training one
         vbs = recipe.batch_size if recipe.znorm == "batch" else 256

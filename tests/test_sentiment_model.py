@@ -334,3 +334,22 @@ def test_part_counts_text_says_when_there_is_no_test_part(tmp_path):
     assert figures_a.split_name(tmp_path) == "paper"
     (tmp_path / "artifact.json").write_text(json.dumps({"params": {}}))
     assert figures_a.split_name(tmp_path) == "leakfree"
+
+
+def test_book_head_scaling_sees_the_training_features_with_train_mode_bn():
+    """With frozen_bn='train' the fixed standardisation must come from batch-statistics features
+    (what training feeds the head), not from the ImageNet running statistics."""
+    torch.manual_seed(0)
+    ext = _frozen_bn_extractor().eval()
+    with torch.no_grad():
+        ext[1].running_mean.fill_(50.0)                            # statistics that do not fit the images
+    rng = np.random.default_rng(0)
+    imgs = rng.uniform(0, 1, size=(32, 10, 10)).astype(np.float32)
+    y = rng.integers(0, 2, 32)
+    r = sm.recipe("alexnet", "book", epochs=0, batch_size=16, znorm="batch", frozen_bn="train")
+    model, _ = sm.train_head(imgs, y, imgs[:8], y[:8], recipe=r, extractor=ext, scale=2)
+    bn = sm.batch_stat_bn_(__import__("copy").deepcopy(ext))
+    xb, _ = next(iter(sm.image_loader(imgs, y, batch_size=16, shuffle=False, scale=2, znorm="batch")))
+    with torch.no_grad():
+        z = (bn(xb) - model.head.input_mean) / model.head.input_std
+    assert float(z.abs().mean()) < 3                               # standardised, not shifted by ~50 / std
