@@ -353,3 +353,14 @@ def test_book_head_scaling_sees_the_training_features_with_train_mode_bn():
     with torch.no_grad():
         z = (bn(xb) - model.head.input_mean) / model.head.input_std
     assert float(z.abs().mean()) < 3                               # standardised, not shifted by ~50 / std
+
+
+def test_paper_head_learns_separable_features():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 160)
+    x = rng.normal(size=(160, 4, 12, 12)).astype(np.float32)
+    x[:, 0] += (2 * y - 1)[:, None, None] * 1.5                 # class signal in channel 0
+    r = sm.recipe("shufflenet_v2_x1_0", epochs=4, batch_size=16, znorm="global", frozen_bn="eval")
+    head, hist = sm.train_head(x[:120], y[:120], x[120:], y[120:], recipe=r, seed=0, desc="test")
+    assert isinstance(head, sm.PaperHead)
+    assert hist["val_acc"][-1] >= 0.9
