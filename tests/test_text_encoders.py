@@ -159,3 +159,24 @@ def test_tfidf_txc_hand_checked():
 def test_tfidf_txc_needs_fit():
     with pytest.raises(ReproError, match="before fit"):
         te.TfidfTxc().transform(["a b"])
+
+
+def test_layer_choice_paper_text_vs_authors_code():
+    # BERT-base: the text's "last six layers" are 7-12, the authors' hidden_states[6:][:-1] are 6-11
+    assert te.layer_indices(12, 6, "paper_text") == [7, 8, 9, 10, 11, 12]
+    assert te.layer_indices(12, 6, "authors_code") == [6, 7, 8, 9, 10, 11]
+    assert te.layer_names(6, 6, "authors_code") == ["embeddings"] + [f"layer {i}" for i in range(1, 6)]
+    with pytest.raises(ReproError, match="layers must be"):
+        te.layer_indices(12, 6, "middle")
+
+
+def test_authors_code_layers_are_shifted_by_one(minilm):
+    tokenizer, model, _ = minilm
+    text = te.cls_last_layers(SENTENCES[:3], tokenizer, model, progress=False)
+    code = te.cls_last_layers(SENTENCES[:3], tokenizer, model, progress=False, layers="authors_code")
+    np.testing.assert_allclose(code[:, 1:], text[:, :-1], atol=1e-4)          # one layer down
+    enc = tokenizer(SENTENCES[0], return_tensors="pt")
+    with torch.no_grad():
+        emb = model(**enc, output_hidden_states=True).hidden_states[0][0, 0].numpy()
+    np.testing.assert_allclose(code[0, 0], emb, atol=1e-4)                     # embedding output first
+    assert not np.allclose(code[:, -1], text[:, -1], atol=1e-3)
