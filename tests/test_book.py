@@ -78,14 +78,13 @@ def test_book_numbers_pass_the_checks(executed):
     """Accuracies and metrics in [0, 1] and not NaN where the data exists, Top-5 >= Top-1, the CUB
     side of Table B1 filled, chance baselines computed and shown."""
     arts = {s: artifacts.latest("smoke", s) for s in ("04_sentiment_training", "07_retrieval")}
-    problems = checks.book_problems(_stems(executed), arts, require_recipe=False)
+    problems = checks.book_problems(_stems(executed), arts)
     assert not problems, "\n".join(problems)
 
 
 def test_table_a1_names_each_rows_recipe(executed):
     a1 = checks.glued_table(_stems(executed)["04_sentiment_training"], "a-table1")
-    if "recipe" not in a1.columns:
-        pytest.xfail("Table A1 has no 'recipe' column yet (issue 9: being added to notebook 04)")
+    assert "recipe" in a1.columns
     assert checks.recipes_named(a1) == []
 
 

@@ -75,16 +75,23 @@ def test_chance_baseline_missing_wrong_or_not_shown_fails():
 
 
 def test_table_a1_checks():
-    good = pd.DataFrame({"paper's model": ["alexnet"], "recipe": ["Table I: lr 1e-3, batch 32"],
-                         "val. acc. (mean ± std)": ["0.712 ± 0.010"], "test acc. (mean ± std)": ["0.70"]})
+    good = pd.DataFrame({"paper's model": ["alexnet", "(not in the paper)"], "recipe": ["paper", "logistic regression (book's probe)"],
+                         "val. acc., final epoch": ["0.712 ± 0.010", "0.74"],
+                         "val. acc., authors' cumulative": ["0.690 ± 0.012", "–"],
+                         "test acc.": ["no test part (split: paper)", "0.70"]})
     assert checks.recipes_named(_roundtrip(good)) == []
-    assert checks.unit_interval(_roundtrip(good), ["val. acc. (mean ± std)"], "A1") == []
+    assert checks.table_a1_accuracies(_roundtrip(good)) == []
     no_recipe = good.drop(columns="recipe")
     assert checks.recipes_named(no_recipe) == ["Table A1 has no 'recipe' column"]
-    blank = good.assign(recipe=[""])
+    blank = good.assign(recipe=["", "book"])
     assert checks.recipes_named(blank) == ["Table A1: row 0 names no recipe"]
-    wrong = good.assign(**{"val. acc. (mean ± std)": ["71.2 ± 1.0"]})
-    assert "outside [0, 1]" in checks.unit_interval(wrong, ["val. acc. (mean ± std)"], "A1")[0]
+    wrong = good.assign(**{"val. acc., final epoch": ["71.2 ± 1.0", "0.74"]})
+    assert "outside [0, 1]" in checks.table_a1_accuracies(wrong)[0]
+    missing = good.assign(**{"val. acc., final epoch": ["nan", "0.74"]})
+    assert "NaN" in checks.table_a1_accuracies(missing)[0]
+    wrong_test = good.assign(**{"test acc.": ["no test part (split: paper)", "1.7"]})
+    assert "outside [0, 1]" in checks.table_a1_accuracies(wrong_test)[0]
+    assert "has no column" in checks.table_a1_accuracies(good.drop(columns="val. acc., final epoch"))[0]
 
 
 def test_book_problems_reads_executed_notebooks_and_artifacts(tmp_path):
@@ -99,7 +106,8 @@ def test_book_problems_reads_executed_notebooks_and_artifacts(tmp_path):
         cell.outputs = [out]
         return cell
 
-    a1 = pd.DataFrame({"recipe": ["Table I"], "val. acc. (mean ± std)": ["0.71"], "test acc. (mean ± std)": ["0.70"]})
+    a1 = pd.DataFrame({"recipe": ["paper"], "val. acc., final epoch": ["0.71 ± 0.01"],
+                       "val. acc., authors' cumulative": ["0.69"], "test acc.": ["0.70"]})
     nb04, nb07 = tmp_path / "04.ipynb", tmp_path / "07.ipynb"
     nb04.write_text(json.dumps(new_notebook(cells=[glue_cell("a-table1", a1)])))
     b2 = retrieval.side_by_side(pd.DataFrame(columns=list(retrieval.METRICS), index=pd.MultiIndex.from_tuples(

@@ -56,5 +56,5 @@ def test_paper_profile_runs_every_notebook(paper_run):
 
 def test_paper_profile_numbers_pass_the_checks(paper_run):
     arts = {s: artifacts.latest("paper", s) for s in ("04_sentiment_training", "07_retrieval")}
-    problems = checks.book_problems(paper_run, arts, require_recipe=False)
+    problems = checks.book_problems(paper_run, arts)
     assert not problems, "\n".join(problems)

@@ -68,6 +68,15 @@ def test_table_a1_and_b_read_the_notebooks_outputs(tmp_path):
     assert [r["row"] for r in a1] == ["alexnet", "vgg16"]
     assert a1[0]["val_acc"]["mean"] == pytest.approx(0.75) and a1[0]["seeds"] == [0, 1]
     assert a1[1]["val_acc"]["std"] == pytest.approx(0.0)
+    # notebook 04 trains each row with several recipes and heads: one line per run
+    pd.DataFrame({"run": ["alexnet | paper recipe | book head", "alexnet | book recipe | book head"] * 2,
+                  "row": ["alexnet"] * 4, "seed": [0, 0, 1, 1], "val_acc": [0.6, 0.7, 0.8, 0.7],
+                  "val_acc_cumulative": [0.5, 0.6, 0.7, 0.6], "test_acc": [0.6] * 4}
+                 ).to_csv(tmp_path / "results.csv", index=False)
+    runs = {r["row"]: r for r in record.table_a1(tmp_path)}
+    assert list(runs) == ["alexnet | paper recipe | book head", "alexnet | book recipe | book head"]
+    assert runs["alexnet | paper recipe | book head"]["val_acc"]["mean"] == pytest.approx(0.7)
+    assert runs["alexnet | book recipe | book head"]["val_acc_cumulative"]["mean"] == pytest.approx(0.6)
     pd.DataFrame({"text": ["TF-IDF"], "image": ["VGG"], "text model": ["tfidf"], "image model": ["vgg11_bn"],
                   "top1": [0.2], "precision": [0.1], "recall": [0.2], "f1": [0.1], "top5": [0.5],
                   "reed_top1": [0.3], "reed_ap50": [0.25], "queries": [30], "images": [10]}
@@ -99,7 +108,7 @@ def test_three_column_groups_paper_full_run_this_build():
 
 def test_readme_section_from_a_record_lists_the_tables():
     text = record.readme_section(_fake_record())
-    assert "| alexnet | 0.810 ± 0.014 | 0.800 ± 0.014 | 2 |" in text
+    assert "| alexnet | 0.810 ± 0.014 | – | 0.800 ± 0.014 | 2 |" in text   # no cumulative measure recorded
     assert "| TF-IDF | VGG | 0.100 |" in text
     assert "Not computed: the data folder has no captions" in text   # empty B2
     assert "36.0" in text                                               # total minutes
@@ -140,8 +149,8 @@ def test_record_of_a_real_smoke_run(smoke_run, monkeypatch, tmp_path):
     assert rec["data"]["cub"]["classes"]["test"] >= 1
     results = pd.read_csv(run_artifact(smoke_run, "04_sentiment_training") / "results.csv")
     a1 = {r["row"]: r for r in rec["tables"]["A1"]}
-    assert set(a1) == set(results["row"])
-    for name, group in results.groupby("row"):
+    assert set(a1) == set(results["run"])
+    for name, group in results.groupby("run"):
         assert a1[name]["val_acc"]["mean"] == pytest.approx(group["val_acc"].mean(), abs=1e-6)
         assert a1[name]["val_acc"]["n"] == len(group)
     metrics = pd.read_csv(run_artifact(smoke_run, "07_retrieval") / "metrics_cub.csv")

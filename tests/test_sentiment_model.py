@@ -57,7 +57,9 @@ def test_differential_learning_rates():
     assert sum(p.numel() for p in opt.param_groups[0]["params"]) == n_ae
 
 
-def test_end_to_end_equals_cached_features_and_extractor_stays_frozen():
+def test_end_to_end_extractor_stays_frozen():
+    """The frozen slice keeps eval mode and its statistics; only the head gets gradients. (The
+    cached path's equivalence on the float16 features notebook 03 stores: test_feature_cache.py.)"""
     torch.manual_seed(0)
     ext = _frozen_bn_extractor()
     images = torch.randn(4, 3, 30, 30)
@@ -67,10 +69,7 @@ def test_end_to_end_equals_cached_features_and_extractor_stays_frozen():
     net.train()
     assert not net.extractor.training and net.head.training
     before = ext[1].running_mean.clone()
-    head.eval()
-    with torch.no_grad():
-        cached = ext(images)
-    torch.testing.assert_close(net(images), head(cached))
+    net(images)
     assert torch.equal(ext[1].running_mean, before)          # BN statistics never move
     net.train()
     net(images).sum().backward()
