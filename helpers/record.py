@@ -120,7 +120,7 @@ def _executed(profile: str, executed_dir: Path) -> dict[str, dict]:
                             "(-p overrides)")
         if repro.get("source_sha") != run._sha(source.read_bytes()):
             problems.append(f"{source.stem} ran from a different notebook source than the checkout's")
-        if repro.get("helpers_sha") != run.helpers_fingerprint():
+        if repro.get("helpers_sha") != run.helpers_fingerprint(source):
             problems.append(f"{source.stem} ran with different helper code than the checkout's")
         if pm.get("exception"):
             problems.append(f"{source.stem} raised an exception")
