@@ -182,17 +182,19 @@ def learning_curve_table(histories: dict[str, list[dict]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run", "seed", "epoch", "val_acc", "train_loss"])
 
 
-def learning_curves(histories: dict[str, list[dict]]):
+def learning_curves(histories: dict[str, list[dict]], *, errorbar=("pi", 100)):
     """Notebook 04's learning curves: validation accuracy (left) and training loss (right) per
-    epoch, one colour per Table I row; the line is the mean over seeds and the band mean ± one
-    standard deviation (``seaborn.lineplot``; no band with one seed)."""
+    epoch, one colour per Table I row, drawn with ``seaborn.lineplot``: the line is the mean over
+    seeds, the band spans the seeds (``errorbar``: seaborn's, by default ``("pi", 100)`` = min to
+    max, as notebook 04's caption says; ``"sd"`` gives mean ± one standard deviation). No band
+    with one seed."""
     plt = _plt()
     import seaborn as sns
     from matplotlib.ticker import MaxNLocator
 
     df = learning_curve_table(histories)
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(7.2, 2.8))
-    kw = dict(data=df, x="epoch", hue="run", hue_order=list(histories), errorbar="sd",
+    kw = dict(data=df, x="epoch", hue="run", hue_order=list(histories), errorbar=errorbar,
               marker="o", markersize=3, markeredgewidth=0)
     sns.lineplot(y="val_acc", ax=ax_acc, legend=False, **kw)
     sns.lineplot(y="train_loss", ax=ax_loss, **kw)

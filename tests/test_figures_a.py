@@ -21,21 +21,23 @@ def histories(rng, runs=("a | book", "b | paper"), seeds=3, epochs=4):
                  "train_loss": rng.uniform(0.1, 0.8, epochs).tolist()} for _ in range(seeds)] for r in runs}
 
 
-def test_learning_curves_line_is_the_seed_mean_and_band_mean_plus_minus_std():
+@pytest.mark.parametrize("errorbar", [None, "sd"])
+def test_learning_curves_line_is_the_seed_mean_and_band_spans_the_seeds(errorbar):
     h = histories(np.random.default_rng(0))
     with report.paper_style():
-        fig = figures_a.learning_curves(h)
+        fig = figures_a.learning_curves(h) if errorbar is None else figures_a.learning_curves(h, errorbar="sd")
     ax_acc, ax_loss = fig.axes
     for ax, key in ((ax_acc, "val_acc"), (ax_loss, "train_loss")):
         for i, run in enumerate(h):
             values = np.array([s[key] for s in h[run]])
             mean, sd = values.mean(0), values.std(0, ddof=1)
+            low, high = (values.min(0), values.max(0)) if errorbar is None else (mean - sd, mean + sd)
             line = ax.lines[i]
             np.testing.assert_allclose(line.get_xdata(), [1, 2, 3, 4])
             np.testing.assert_allclose(line.get_ydata(), mean)
             for e in range(4):
                 lo, hi = band_extent(ax.collections[i], e + 1)
-                assert lo == pytest.approx(mean[e] - sd[e]) and hi == pytest.approx(mean[e] + sd[e])
+                assert lo == pytest.approx(low[e]) and hi == pytest.approx(high[e])
     assert [t.get_text() for t in fig.legends[0].get_texts()] == list(h)
 
 
