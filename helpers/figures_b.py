@@ -238,8 +238,11 @@ def weight_heatmaps(weights: Mapping[str, np.ndarray], title: str, *, ncols: int
     """Figure 10: ``|W|`` of every projection (y: text dimension, x: image dimension), one panel
     per pair, each with its own colour scale (large matrices are max-pooled to ``max_pixels``
     per axis so that peaks stay visible). The scale ends at the ``clip_percentile`` of |W| so
-    that a few huge weights do not turn the rest black; larger values get the top colour."""
+    that a few huge weights do not turn the rest black; larger values get the top colour.
+    Drawn with ``imshow``, not ``seaborn.heatmap``: its extent keeps the axes in the original
+    dimensions of a max-pooled matrix, which a heat map of cells would need hand-made ticks for."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     n = len(weights)
     nrows = int(np.ceil(n / ncols))
@@ -252,6 +255,7 @@ def weight_heatmaps(weights: Mapping[str, np.ndarray], title: str, *, ncols: int
         ax.set_title(label, fontsize=8)
         ax.set_xlabel("image dimension")
         ax.set_ylabel("text dimension")
+        ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))   # 5 labels crowd a 3-inch panel
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
     for ax in axes.ravel()[n:]:
         ax.axis("off")

@@ -83,6 +83,9 @@ def test_weight_heatmaps_draw_abs_w_and_max_pool_large_matrices():
     np.testing.assert_allclose(pooled, padded.reshape(10, 334, f).max(axis=2))
     assert ax_large.images[0].get_extent() == [0, 1000, 10, 0]   # axes count the original dimensions
     assert ax_large.get_xlabel() == "image dimension" and ax_large.get_ylabel() == "text dimension"
+    fig.canvas.draw()
+    lo, hi = ax_large.get_xlim()
+    assert len([x for x in ax_large.get_xticks() if lo <= x <= hi]) <= 5     # labels do not crowd
 
 
 def test_weight_heatmaps_colour_scale_ends_at_the_clip_percentile():
