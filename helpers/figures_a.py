@@ -9,6 +9,7 @@ import textwrap
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 
 
 def _plt():
@@ -24,23 +25,26 @@ def _snippet(text: str, width: int = 48, lines: int = 3) -> str:
 
 def cls_heatmap(cls: np.ndarray, texts: Sequence[str], labels: Sequence[int], layer_names: Sequence[str]):
     """Figure A1: the [CLS] vectors of the last layers (rows) x hidden dimensions (columns)
-    for a few reviews, one panel per review, on a shared colour scale."""
+    for a few reviews, one ``seaborn.heatmap`` panel per review, on one colour scale centred on 0
+    (ends at the 99th percentile of |activation|; larger values get the end colours)."""
     plt = _plt()
+    import seaborn as sns
+
     cls = np.asarray(cls, dtype=np.float32)
     n = len(cls)
     lim = float(np.percentile(np.abs(cls), 99)) or 1.0
     fig, axes = plt.subplots(n, 1, figsize=(7.0, 1.6 * n + 0.6), squeeze=False, layout="constrained")
-    im = None
     for i, ax in enumerate(axes[:, 0]):
-        im = ax.imshow(cls[i], aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-        ax.set_yticks(range(len(layer_names)), layer_names)
+        last = i == n - 1
+        sns.heatmap(cls[i], ax=ax, cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, cbar=False,
+                    yticklabels=list(layer_names), xticklabels=128 if last else False)
+        ax.tick_params(axis="y", rotation=0, length=0)
+        ax.tick_params(axis="x", rotation=0)
         sentiment = "positive" if int(labels[i]) == 1 else "negative"
         ax.set_title(f"review {i + 1} ({sentiment}): {_snippet(texts[i], 80, 1)}", loc="left", fontsize=7)
-        if i == n - 1:
+        if last:
             ax.set_xlabel("hidden dimension")
-        else:
-            ax.set_xticks([])
-    fig.colorbar(im, ax=axes[:, 0].tolist(), shrink=0.6, label="activation", pad=0.02)
+    fig.colorbar(axes[0, 0].collections[0], ax=axes[:, 0].tolist(), shrink=0.6, label="activation", pad=0.02)
     return fig
 
 
@@ -167,24 +171,40 @@ def feature_maps(image: np.ndarray, maps: dict[str, np.ndarray], n_channels: int
     return fig
 
 
-def learning_curves(histories: dict[str, list[dict]]):
-    """Validation accuracy (mean over seeds, band = min..max) and training loss per epoch,
-    one line per Table I row."""
+def learning_curve_table(histories: dict[str, list[dict]]) -> pd.DataFrame:
+    """Notebook 04's ``histories`` (``{run: [one history per seed]}``) as one row per run, seed
+    and epoch, with the columns ``run, seed, epoch, val_acc, train_loss``; seeds may have
+    trained different numbers of epochs. Epochs count from 1 (``epoch`` of the history, else
+    the position)."""
+    rows = [{"run": run, "seed": s, "epoch": e, "val_acc": a, "train_loss": loss}
+            for run, hs in histories.items() for s, h in enumerate(hs)
+            for e, a, loss in zip(h.get("epoch") or range(1, len(h["val_acc"]) + 1), h["val_acc"], h["train_loss"])]
+    return pd.DataFrame(rows, columns=["run", "seed", "epoch", "val_acc", "train_loss"])
+
+
+def learning_curves(histories: dict[str, list[dict]], *, errorbar=("pi", 100)):
+    """Notebook 04's learning curves: validation accuracy (left) and training loss (right) per
+    epoch, one colour per Table I row, drawn with ``seaborn.lineplot``: the line is the mean over
+    seeds, the band spans the seeds (``errorbar``: seaborn's, by default ``("pi", 100)`` = min to
+    max, as notebook 04's caption says; ``"sd"`` gives mean ± one standard deviation). No band
+    with one seed."""
     plt = _plt()
+    import seaborn as sns
+    from matplotlib.ticker import MaxNLocator
+
+    df = learning_curve_table(histories)
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(7.2, 2.8))
-    for name, hs in histories.items():
-        acc = np.array([h["val_acc"] for h in hs], dtype=float)
-        loss = np.array([h["train_loss"] for h in hs], dtype=float)
-        ep = np.arange(1, acc.shape[1] + 1)
-        line, = ax_acc.plot(ep, acc.mean(0), label=name, marker="o", ms=2)
-        ax_acc.fill_between(ep, acc.min(0), acc.max(0), color=line.get_color(), alpha=0.15)
-        ax_loss.plot(ep, loss.mean(0), color=line.get_color(), marker="o", ms=2)
-    ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("validation accuracy")
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("training loss")
-    ax_acc.legend(fontsize=6)
-    fig.tight_layout()
+    kw = dict(data=df, x="epoch", hue="run", hue_order=list(histories), errorbar=errorbar,
+              marker="o", markersize=3, markeredgewidth=0)
+    sns.lineplot(y="val_acc", ax=ax_acc, legend=False, **kw)
+    sns.lineplot(y="train_loss", ax=ax_loss, **kw)
+    for ax, label in ((ax_acc, "validation accuracy"), (ax_loss, "training loss")):
+        ax.set(xlabel="epoch", ylabel=label, xlim=(0.5, max(df.epoch.max(), 1) + 0.5))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    handles, names = ax_loss.get_legend_handles_labels()
+    ax_loss.get_legend().remove()
+    fig.legend(handles, names, loc="lower center", ncol=min(3, max(len(names), 1)), frameon=False, fontsize=6.5)
+    fig.tight_layout(rect=(0, 0.02 + 0.055 * ((len(names) + 2) // 3), 1, 1))
     return fig
 
 

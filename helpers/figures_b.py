@@ -106,52 +106,41 @@ def flow_diagram(rows: Sequence[Sequence[str]], title: str, *, row_labels: Seque
     return fig
 
 
-def _accuracy_lines(ax, histories: Mapping[str, dict]) -> None:
-    """Train (dashed) and validation (solid) accuracy per epoch, one colour per model."""
+def accuracy_table(panels: Mapping[str, Mapping[str, dict]]) -> pd.DataFrame:
+    """``{panel: {model: history}}`` (``helpers.training.fit``'s histories) as one row per panel,
+    model, split (``train`` / ``validation``) and epoch; epochs count from 1."""
+    rows = []
+    for panel, histories in panels.items():
+        for model, h in histories.items():
+            epochs = np.asarray(h["epoch"], dtype=int)
+            epochs = epochs + 1 if len(epochs) and epochs.min() == 0 else epochs
+            for split, key in (("train", "train_acc"), ("validation", "val_acc")):
+                rows += [{"panel": panel, "model": model, "split": split, "epoch": e, "accuracy": a}
+                         for e, a in zip(epochs, h[key])]
+    return pd.DataFrame(rows, columns=["panel", "model", "split", "epoch", "accuracy"])
+
+
+def accuracy_panels(panels: Mapping[str, Mapping[str, dict]], *, line_name: str = "model"):
+    """Figures 6-7: train (dashed) and validation (solid) accuracy per epoch, one colour per line
+    (a model; the legend calls them ``line_name``), one panel per entry of ``panels``
+    (``{title: {model: history}}``), drawn with ``seaborn.relplot``; one legend (lines, then
+    splits) right of the panels."""
+    import seaborn as sns
     from matplotlib.ticker import MaxNLocator
 
-    for i, (label, h) in enumerate(histories.items()):
-        color = f"C{i}"
-        epochs = np.asarray(h["epoch"], dtype=float)
-        if epochs.min() == 0:
-            epochs = epochs + 1
-        ax.plot(epochs, h["train_acc"], "--", color=color, label=f"train - {label}")
-        ax.plot(epochs, h["val_acc"], "-", marker="o", ms=3, color=color,
-                label=f"validation - {label}")
-    ax.set_xlabel("epoch")
-    ax.set_ylim(0, 1.0)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-
-
-def accuracy_curves(histories: Mapping[str, dict], title: str, *, ncols: int | None = None):
-    """Figure 7: train and validation accuracy per epoch, one colour per model; ``histories``
-    maps a label to ``helpers.training.fit``'s history."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.0))
-    _accuracy_lines(ax, histories)
-    ax.set_ylabel("accuracy")
-    ax.set_title(title)
-    ax.legend(frameon=False, ncol=ncols or 1, fontsize=7, loc="upper left",
-              bbox_to_anchor=(1.01, 1.0))
-    return fig
-
-
-def accuracy_panels(panels: Mapping[str, Mapping[str, dict]]):
-    """Figure 6: one panel of :func:`accuracy_curves` lines per data set (``{title: histories}``),
-    with one shared legend below."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(8, 3.4), sharey=True, sharex=True, squeeze=False)
-    for ax, (title, histories) in zip(axes[0], panels.items()):
-        _accuracy_lines(ax, histories)
-        ax.set_title(title)
-    axes[0, 0].set_ylabel("accuracy")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, frameon=False, fontsize=6.5, ncol=3, loc="lower center",
-               bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.14, 1, 1))
-    return fig
+    df = accuracy_table(panels).rename(columns={"model": line_name})
+    models = list(dict.fromkeys(m for h in panels.values() for m in h))
+    g = sns.relplot(df, kind="line", x="epoch", y="accuracy", col="panel", col_order=list(panels),
+                    hue=line_name, hue_order=models, style="split", style_order=["train", "validation"],
+                    dashes={"train": (4, 2), "validation": ""}, markers={"train": ".", "validation": "o"},
+                    markersize=4, markeredgewidth=0, height=2.9, aspect=1.0 if len(panels) > 1 else 1.4,
+                    facet_kws={"sharey": True, "sharex": True, "despine": False})
+    g.set_titles("{col_name}")
+    g.set(ylim=(0, 1.0), xlim=(0.5, max(df.epoch.max(), 1) + 0.5), xlabel="epoch")
+    g.set_ylabels("accuracy")
+    for ax in g.axes.flat:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    return g.figure
 
 
 DATASET_TITLES = {"cub": "birds (CUB)", "flowers": "flowers (Oxford-102)"}
@@ -194,12 +183,13 @@ def finetuning_panels(histories: Mapping[tuple, dict], choices: Mapping[tuple, o
 
 def caption_curves(text_histories: Mapping[str, dict], model_used: str):
     """Figure 7 (notebook ``06_finetune_encoders``): the caption classifier's accuracy per data set
-    that has captions; a figure that says so when none has."""
+    that has captions (:func:`accuracy_panels`, one panel); a figure that says so when none has."""
     import matplotlib.pyplot as plt
 
     if text_histories:
-        return accuracy_curves({DATASET_TITLES.get(d, d): h for d, h in text_histories.items()},
-                               f"caption classifier ({model_used})")
+        return accuracy_panels({f"caption classifier ({model_used})":
+                                {DATASET_TITLES.get(d, d): h for d, h in text_histories.items()}},
+                               line_name="data set")
     fig, ax = plt.subplots(figsize=(5, 2))
     ax.axis("off")
     ax.text(0.5, 0.5, "no captions: caption classifier not run", ha="center")
@@ -248,8 +238,11 @@ def weight_heatmaps(weights: Mapping[str, np.ndarray], title: str, *, ncols: int
     """Figure 10: ``|W|`` of every projection (y: text dimension, x: image dimension), one panel
     per pair, each with its own colour scale (large matrices are max-pooled to ``max_pixels``
     per axis so that peaks stay visible). The scale ends at the ``clip_percentile`` of |W| so
-    that a few huge weights do not turn the rest black; larger values get the top colour."""
+    that a few huge weights do not turn the rest black; larger values get the top colour.
+    Drawn with ``imshow``, not ``seaborn.heatmap``: its extent keeps the axes in the original
+    dimensions of a max-pooled matrix, which a heat map of cells would need hand-made ticks for."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     n = len(weights)
     nrows = int(np.ceil(n / ncols))
@@ -262,6 +255,7 @@ def weight_heatmaps(weights: Mapping[str, np.ndarray], title: str, *, ncols: int
         ax.set_title(label, fontsize=8)
         ax.set_xlabel("image dimension")
         ax.set_ylabel("text dimension")
+        ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))   # 5 labels crowd a 3-inch panel
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
     for ax in axes.ravel()[n:]:
         ax.axis("off")
