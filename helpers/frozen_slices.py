@@ -1,6 +1,8 @@
 """Paper A's frozen early slices of ImageNet models (notebooks 03 and 04, book/paper_a.md).
 
-Image models of both papers: Paper A's frozen early slices and Paper B's classifiers.
+Paper models are loaded with torchvision when their ImageNet weights are in the torch hub cache;
+otherwise a slice of a packaged ImageNet model stands in, with the same spatial reduction where
+possible (``weights="random"``: the paper's exact slice, randomly initialised, Paper A's control).
 
 Paper A, frozen early slices (spatial reduction ``stride``; output shape at 150 px input):
 
@@ -24,7 +26,7 @@ pixels stay resolved the same way); the stand-ins have far fewer channels, which
 auto-encoder that follows adapts to (it reads :func:`feature_shape`).
 
 Shared pieces (weights, normalisation, :func:`~helpers.image_common.freeze`) are in
-:mod:`helpers.image_common`; the paper-or-stand-in decision is :func:`helpers.weights.resolve_image`.
+:mod:`helpers.image_common`; the paper-or-stand-in decision is :func:`helpers.weights.resolve`.
 """
 from __future__ import annotations
 

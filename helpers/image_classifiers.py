@@ -7,7 +7,7 @@ Paper B classifiers (``image_classifier``; the head is replaced by a ``num_class
 * ``inception_v3`` (299 px) -> ``efficientnet_lite1`` (its native 240 px), embedding 2048 -> 1280
 
 Shared pieces (weights, normalisation) are in :mod:`helpers.image_common`; the paper-or-stand-in
-decision is :func:`helpers.weights.resolve_image`.
+decision is :func:`helpers.weights.resolve`.
 """
 from __future__ import annotations
 

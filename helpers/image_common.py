@@ -5,7 +5,7 @@ fine-tuned classifiers in :mod:`helpers.image_classifiers` (notebook 06); both b
 networks with :func:`torchvision_model` and :func:`efficientnet_lite` from here.
 
 Paper models are loaded for real with torchvision when their ImageNet weights are in the torch
-hub cache (the decision is :func:`helpers.weights.resolve_image`; nothing is downloaded).
+hub cache (the decision is :func:`helpers.weights.resolve`; nothing is downloaded).
 ``weights="random"`` builds the paper's exact architecture with random initialisation.
 
 Stand-ins (packaged ImageNet weights): torchvision MobileNetV2 from
@@ -82,12 +82,15 @@ def freeze(module: nn.Module) -> nn.Module:
 
 
 def check_weights(weights: str) -> str:
+    """``weights`` if it is ``"imagenet"`` or ``"random"``, else a ReproError."""
     if weights not in ("imagenet", "random"):
         raise ReproError(f"weights must be 'imagenet' or 'random', not {weights!r}.")
     return weights
 
 
 def missing_weights_error(arch: str) -> ReproError:
+    """The error :func:`torchvision_model` raises when asked for ImageNet weights that are absent
+    (loaders ask :func:`helpers.weights.resolve` first, so a user sees its message instead)."""
     return ReproError(
         f"The ImageNet weights of {arch} are not on this machine (no network here); put "
         f"{torchvision_weights_path(arch, TV_WEIGHTS).name} into {torchvision_weights_path(arch, TV_WEIGHTS).parent} "
