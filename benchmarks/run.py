@@ -136,14 +136,14 @@ def bench_encoding(ctx: Context) -> list[Row]:
 
 
 def bench_features(ctx: Context, n_images: int) -> list[Row]:
-    """Frozen slice ms/image: eager ``no_grad`` on 1 thread against ``image_models.extract_features``
+    """Frozen slice ms/image: eager ``no_grad`` on 1 thread against ``frozen_slices.extract_features``
     (``inference_mode`` + ``channels_last``) on ``threads`` threads, and each change on its own."""
-    from helpers import deepinsight, image_models
+    from helpers import deepinsight, frozen_slices
 
     images = ctx.images(n_images)
     rows = []
     for name in ("alexnet", "vgg16"):
-        module, choice = image_models.frozen_extractor(name)
+        module, choice = frozen_slices.frozen_extractor(name)
 
         def eager(threads):
             def go():
@@ -159,7 +159,7 @@ def bench_features(ctx: Context, n_images: int) -> list[Row]:
         def fast(threads, channels_last=True):
             def go():
                 _threads(threads)
-                return image_models.extract_features(module, images, channels_last=channels_last)
+                return frozen_slices.extract_features(module, images, channels_last=channels_last)
             return go
 
         t_ref, ref = timed(eager(1))
@@ -186,12 +186,12 @@ def bench_head(ctx: Context, n_train: int, n_val: int) -> list[Row]:
     """One training epoch of the Table I model: the authors' end-to-end loop (the frozen slice
     recomputed every epoch: ``train_head(extractor=...)``) against the head trained on cached
     features (``train_head`` on ``extract_features`` output)."""
-    from helpers import image_models, sentiment_model
+    from helpers import frozen_slices, sentiment_model
 
     _threads(ctx.threads)
     images = ctx.images(n_train + n_val)
     y = np.arange(n_train + n_val) % 2
-    module, _ = image_models.frozen_extractor("alexnet")
+    module, _ = frozen_slices.frozen_extractor("alexnet")
     rc = sentiment_model.recipe("alexnet", epochs=1, batch_size=32)
     tr, va = slice(0, n_train), slice(n_train, n_train + n_val)
 
@@ -199,7 +199,7 @@ def bench_head(ctx: Context, n_train: int, n_val: int) -> list[Row]:
         return sentiment_model.train_head(images[tr], y[tr], images[va], y[va], recipe=rc, seed=0,
                                           extractor=module, desc="end-to-end")[1]
 
-    t_cache, feats = timed(lambda: image_models.extract_features(module, images))
+    t_cache, feats = timed(lambda: frozen_slices.extract_features(module, images))
 
     def cached():
         return sentiment_model.train_head(feats[tr], y[tr], feats[va], y[va], recipe=rc, seed=0,

@@ -148,3 +148,22 @@ def load_flowers_captions(source: os.PathLike | str | None = None) -> dict[str, 
         f"or pass it as `source`; download('flowers-captions') fetches it from "
         f"{REGISTRY['flowers-captions'].url} when online."
     )
+
+
+def first_grey_thumbnail(source: os.PathLike | str | None = None):
+    """The first Oxford-102 thumbnail of ``flowers/flowers102_thumbs_128.tar`` as a grey float32 image
+    in [0, 1], or None when that archive is absent. Notebook 02 sets it beside a DeepInsight
+    image (Figures A3, A4: a natural image and a review image are different domains)."""
+    import tarfile
+
+    from PIL import Image
+
+    tar_path = config.data_source(source) / "flowers" / THUMBS_TAR
+    if not tar_path.is_file():
+        return None
+    with tarfile.open(tar_path) as tf:
+        for member in tf:
+            if member.isfile() and member.name.endswith(".jpg"):
+                img = Image.open(tf.extractfile(member)).convert("L")
+                return np.asarray(img, dtype=np.float32) / 255.0
+    return None

@@ -22,7 +22,6 @@ from torch.utils.data import DataLoader, Dataset
 
 from .errors import ReproError
 
-
 # --------------------------------------------------------------------------- shared
 
 class _FrozenBatchNorm2d(nn.BatchNorm2d):
@@ -74,10 +73,11 @@ def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
 def image_transforms(choice, size: int | None = None, *, train: bool):
     """The paper's transforms at ``size`` px (default: the model's own input size):
     ``RandomResizedCrop(size)`` + flip for training, ``Resize(size)`` + ``CenterCrop(size)``
-    otherwise, normalised for the model (:func:`helpers.image_models.normalize_for`)."""
+    otherwise, normalised for the model (:func:`helpers.image_common.normalize_for`)."""
     from torchvision import transforms
 
-    from .image_models import input_size, normalize_for
+    from .image_classifiers import input_size
+    from .image_common import normalize_for
 
     size = int(size or input_size(choice))
     steps = ([transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip()] if train
@@ -94,7 +94,7 @@ def finetune_image_classifier(name: str, image_set, train_keys, train_labels, va
     """Fine-tune ``image_classifier(name)`` on the training classes; returns
     ``(model, history, choice)`` with the best validation weights loaded."""
     from . import training
-    from .image_models import head_layers, image_classifier
+    from .image_classifiers import head_layers, image_classifier
 
     n_classes = class_count(train_labels, val_labels)
     torch.manual_seed(seed)  # the new head's init and the random crops/flips
@@ -140,7 +140,7 @@ def image_embeddings(model: nn.Module, choice, image_set, keys, *, image_size: i
                      batch_size: int = 64, device="cpu", num_workers: int = 0) -> np.ndarray:
     """Embeddings (head dropped, eval transforms) of ``keys`` in that order, float32."""
     from . import training
-    from .image_models import drop_head
+    from .image_classifiers import drop_head
 
     ds = _image_dataset(image_set, keys, [0] * len(keys),
                         image_transforms(choice, image_size, train=False))

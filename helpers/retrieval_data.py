@@ -86,7 +86,7 @@ def cached_embedding(folder: Path, stem: str,
     if emb_file.is_file() and meta_file.is_file():
         meta = json.loads(meta_file.read_text())
         dim = int(np.load(emb_file, mmap_mode="r").shape[1])
-        return CachedEmbedding(dim, meta["history"], ModelChoice(**meta["choice"]), True)
+        return CachedEmbedding(dim, meta["history"], ModelChoice.from_row(meta["choice"]), True)
     emb, history, choice = compute()
     emb = np.asarray(emb, dtype=np.float32)
     if emb.ndim != 2:
@@ -132,13 +132,30 @@ def load_embeddings(folder: Path, dataset: str, info: dict) -> dict:
     return out
 
 
+def choice_rows(choices: dict, text_choice: ModelChoice | None) -> dict:
+    """Notebook 06: the ModelChoices of its embeddings as they go into ``info.json``: ``choices``
+    keyed ``"<dataset>/<model>"`` (from ``{(dataset, model): ModelChoice}``) and ``text_choice``
+    (rows of :meth:`ModelChoice.as_row`); :func:`choices_of` reads them back."""
+    return {"choices": {f"{d}/{n}": c.as_row() for (d, n), c in choices.items()},
+            "text_choice": text_choice.as_row() if text_choice else None}
+
+
+def choices_of(info: dict, dataset: str) -> list[ModelChoice]:
+    """Notebooks 07-08: the image models behind ``dataset``'s embeddings, then the fine-tuned text
+    model (if any), as ModelChoices read from notebook 06's ``info.json`` (:func:`choice_rows`)."""
+    out = [ModelChoice.from_row(c) for key, c in info["choices"].items() if key.startswith(f"{dataset}/")]
+    if info.get("text_choice"):
+        out.append(ModelChoice.from_row(info["text_choice"]))
+    return out
+
+
 def models_that_ran(info: dict, dataset: str) -> dict[str, str]:
     """Notebook 07: model name (as in notebook 06's parameters) -> the model that produced the
     embeddings of ``dataset`` (``ModelChoice.used``)."""
-    used = {key.split("/", 1)[1]: ModelChoice(**c).used
+    used = {key.split("/", 1)[1]: ModelChoice.from_row(c).used
             for key, c in info["choices"].items() if key.startswith(f"{dataset}/")}
     if info.get("text_choice"):
-        used[info["text_model"]] = ModelChoice(**info["text_choice"]).used
+        used[info["text_model"]] = ModelChoice.from_row(info["text_choice"]).used
     used["tfidf"] = "TF-IDF txc (fitted here)"
     return used
 

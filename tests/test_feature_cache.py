@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import deepinsight, image_models
+from helpers import deepinsight, frozen_slices
+from helpers import sentiment_heads as sh
 from helpers import sentiment_model as sm
 
 
@@ -24,7 +25,7 @@ def data():
     y = rng.integers(0, 2, 80)
     imgs = rng.normal(size=(80, 50, 50)).astype(np.float32)
     imgs[:, 10:25, 10:25] += np.where(y[:, None, None] == 1, 1.5, -1.5)
-    ext, _ = image_models.frozen_extractor("alexnet", allow_standin=True)
+    ext, _ = frozen_slices.frozen_extractor("alexnet", allow_standin=True)
     with torch.no_grad():
         f32 = ext(deepinsight.upsample(imgs, 3)).numpy()
     return imgs, y, ext, f32, f32.astype(np.float16)
@@ -40,9 +41,9 @@ def test_stored_features_are_float16_and_close(data):
 def test_head_on_float16_features_equals_end_to_end_forward(data):
     imgs, _, ext, f32, f16 = data
     torch.manual_seed(0)
-    head = sm.SentimentHead(f16.shape[1:])
+    head = sh.SentimentHead(f16.shape[1:])
     head.fit_input_scaling(f16[i:i + 32] for i in range(0, len(f16), 32))   # as train_head does
-    ref = sm.SentimentHead(f32.shape[1:])
+    ref = sh.SentimentHead(f32.shape[1:])
     ref.fit_input_scaling([f32])
     torch.testing.assert_close(head.input_mean, ref.input_mean, rtol=0, atol=2e-3)
     torch.testing.assert_close(head.input_std, ref.input_std, rtol=2e-3, atol=0)

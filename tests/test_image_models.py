@@ -1,4 +1,4 @@
-"""helpers.image_models and helpers.weights: Paper A slices, Paper B classifiers, packaged weights.
+"""helpers.frozen_slices, image_classifiers, image_common and weights: Paper A slices, Paper B classifiers, packaged weights.
 
 The papers' own ImageNet weights are not on this machine, so the paper architectures are
 tested with random weights (shapes, exact slice points) and the stand-ins with their real
@@ -13,7 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import image_models as im
+from helpers import frozen_slices as fs
+from helpers import image_classifiers as ic
+from helpers import image_common as common
 from helpers import weights
 from helpers.errors import ReproError
 
@@ -57,15 +59,15 @@ CUT_POINT = {
 }
 
 
-@pytest.mark.parametrize("name", im.PAPER_A_EXTRACTORS)
+@pytest.mark.parametrize("name", fs.PAPER_A_EXTRACTORS)
 def test_paper_a_slice_random_weights(name):
     """Random-init slice: exact torchvision cut point, computed shape, frozen, eval mode."""
     import torchvision
 
     torch.manual_seed(123)
-    module, choice = im.frozen_extractor(name, weights="random")
+    module, choice = fs.frozen_extractor(name, weights="random")
     assert choice.requested == name and choice.weights == "random init" and not choice.is_standin
-    assert im.feature_shape(module, 150) == expected_paper_a_shape(name)
+    assert fs.feature_shape(module, 150) == expected_paper_a_shape(name)
     assert not module.training
     assert not any(p.requires_grad for p in module.parameters())
     module.train()                       # a parent's .train() must not unfreeze BatchNorm
@@ -87,12 +89,12 @@ def test_paper_weights_absent_gives_labelled_standin_or_clear_error(tmp_path, mo
     """With an empty hub cache the paper model is replaced by a labelled stand-in, or refused."""
     monkeypatch.setattr(weights, "hub_checkpoint_dir", lambda: tmp_path / "checkpoints")
     assert not weights.torchvision_weights_cached("alexnet")
-    module, choice = im.frozen_extractor("alexnet")
+    module, choice = fs.frozen_extractor("alexnet")
     assert choice.is_standin and choice.used.startswith("mobilenet_v2") and "alexnet" in choice.reason
     with pytest.raises(ReproError, match="alexnet-owt-7be5be79.pth"):
-        im.frozen_extractor("alexnet", allow_standin=False)
+        fs.frozen_extractor("alexnet", allow_standin=False)
     with pytest.raises(ReproError, match="resnet18-f37072fd.pth"):
-        im.image_classifier("resnet18", 5, allow_standin=False)
+        ic.image_classifier("resnet18", 5, allow_standin=False)
 
 
 STANDIN_SHAPES = {  # stand-in slice output at 150 px (stride 8, 4, 4, 16, 4; see module docstring)
@@ -104,21 +106,21 @@ STANDIN_SHAPES = {  # stand-in slice output at 150 px (stride 8, 4, 4, 16, 4; se
 }
 
 
-@pytest.mark.parametrize("name", im.PAPER_A_EXTRACTORS)
+@pytest.mark.parametrize("name", fs.PAPER_A_EXTRACTORS)
 def test_standin_slices_load_packaged_weights(name):
     if weights.torchvision_weights_cached(name):
         pytest.skip(f"{name}'s real weights are cached here; no stand-in is used")
-    module, choice = im.frozen_extractor(name)
+    module, choice = fs.frozen_extractor(name)
     assert choice.is_standin and choice.requested == name and choice.reason
-    assert im.feature_shape(module, 150) == STANDIN_SHAPES[name]
+    assert fs.feature_shape(module, 150) == STANDIN_SHAPES[name]
     assert not any(p.requires_grad for p in module.parameters()) and not module.training
-    standin = im.EXTRACTOR_STANDIN[name][0]
+    standin = fs.EXTRACTOR_STANDIN[name][0]
     first_conv = next(m for m in module.modules() if isinstance(m, nn.Conv2d))
     if standin == "mobilenet_v2":
         state = torch.load(weights.packaged_mobilenet_v2_file(), map_location="cpu", weights_only=True)
         packaged = state["features.0.0.weight"]
     else:
-        state = torch.load(im._lite_weight_file(standin), map_location="cpu", weights_only=True)
+        state = torch.load(common._lite_weight_file(standin), map_location="cpu", weights_only=True)
         packaged = state["_conv_stem.weight"]
     torch.testing.assert_close(first_conv.weight, packaged)
     x = torch.rand(2, 3, 150, 150)
@@ -164,13 +166,13 @@ def test_mobilenet_standin_is_torchvisions_imagenet_model():
     yy, xx = torch.meshgrid(torch.arange(224), torch.arange(224), indexing="ij")
     disc = ((yy - 112) ** 2 + (xx - 112) ** 2 < 60 ** 2).float()
     img = torch.stack([disc, 0.2 * disc, 1 - disc])[None] * 0.8 + 0.2 * img
-    x = im.imagenet_normalize()(img)
+    x = common.imagenet_normalize()(img)
     with torch.no_grad():
         a, b, c = tv(x), manual(x), tv(x)
     torch.testing.assert_close(a, b)
     torch.testing.assert_close(a, c)
     # the stand-in slice equals the first seven feature blocks of that model
-    module, _ = im.frozen_extractor("mobilenet_v2")
+    module, _ = fs.frozen_extractor("mobilenet_v2")
     with torch.no_grad():
         torch.testing.assert_close(module(x), tv.features[:7](x))
 
@@ -200,11 +202,11 @@ def test_standin_classifiers_see_birds_in_cub(shared_data, name):
     if not path.is_file():
         pytest.skip(f"{path} not found")
     images = _cub_images(shared_data, 12)
-    model = (im._torchvision("mobilenet_v2", "imagenet") if name == "mobilenet_v2"
-             else im.efficientnet_lite(name)).eval()
-    size = im.input_size(name)
+    model = (common.torchvision_model("mobilenet_v2", "imagenet") if name == "mobilenet_v2"
+             else common.efficientnet_lite(name)).eval()
+    size = ic.input_size(name)
     tf = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor(),
-                             im.normalize_for(name)])
+                             common.normalize_for(name)])
     with torch.no_grad():
         top = model(torch.stack([tf(i) for i in images])).argmax(1).tolist()
     share = sum(c in IMAGENET_BIRDS for c in top) / len(top)
@@ -217,53 +219,53 @@ CLASSIFIER_DIMS = {"vgg11_bn": 4096, "resnet18": 512, "inception_v3": 2048, "mob
 
 @pytest.mark.parametrize("name", list(CLASSIFIER_DIMS))
 def test_classifier_head_and_drop_head(name):
-    model, choice = im.image_classifier(name, 7, weights="random")
+    model, choice = ic.image_classifier(name, 7, weights="random")
     assert choice.weights == "random init" and not choice.is_standin
     size = 96 if name in ("vgg11_bn", "resnet18", "inception_v3") else 64
     x = torch.randn(2, 3, size, size)
     model.eval()
     with torch.no_grad():
         logits = model(x)
-        emb_model = im.drop_head(model)
+        emb_model = ic.drop_head(model)
         emb = emb_model(x)
         logits_again = model(x)
     assert logits.shape == (2, 7)
-    assert emb.shape == (2, CLASSIFIER_DIMS[name]) == (2, im.embedding_dim(name))
+    assert emb.shape == (2, CLASSIFIER_DIMS[name]) == (2, ic.embedding_dim(name))
     torch.testing.assert_close(logits, logits_again)       # the original keeps its head
     assert emb_model is not model
 
 
 def test_inception_keeps_aux_head_in_training():
-    model, _ = im.image_classifier("inception_v3", 5, weights="random")
+    model, _ = ic.image_classifier("inception_v3", 5, weights="random")
     model.train()
     out = model(torch.randn(2, 3, 299, 299))
     assert out.logits.shape == (2, 5) and out.aux_logits.shape == (2, 5)
-    assert im.input_size("inception_v3") == 299
+    assert ic.input_size("inception_v3") == 299
 
 
 def test_paper_b_standins_and_sizes():
-    for paper, standin in im.CLASSIFIER_STANDIN.items():
+    for paper, standin in ic.CLASSIFIER_STANDIN.items():
         if weights.torchvision_weights_cached(paper):
             continue
-        model, choice = im.image_classifier(paper, 4)
+        model, choice = ic.image_classifier(paper, 4)
         assert choice.is_standin and choice.used.startswith(standin) and choice.reason
-        assert im.input_size(choice) == im.input_size(standin)
-        assert im.embedding_dim(choice) == 1280
-    assert im.input_size("efficientnet_lite1") == 240 and im.input_size("resnet18") == 224
-    assert im.normalization("efficientnet_lite0")[0] != im.normalization("mobilenet_v2")[0]
+        assert ic.input_size(choice) == ic.input_size(standin)
+        assert ic.embedding_dim(choice) == 1280
+    assert ic.input_size("efficientnet_lite1") == 240 and ic.input_size("resnet18") == 224
+    assert common.normalization("efficientnet_lite0")[0] != common.normalization("mobilenet_v2")[0]
 
 
 def test_user_mistakes_are_repro_errors():
     with pytest.raises(ReproError, match="Unknown Paper A extractor"):
-        im.frozen_extractor("resnet1000")
+        fs.frozen_extractor("resnet1000")
     with pytest.raises(ReproError, match="weights must be"):
-        im.frozen_extractor("alexnet", weights="imagenet21k")
+        fs.frozen_extractor("alexnet", weights="imagenet21k")
     with pytest.raises(ReproError, match="Unknown Paper B"):
-        im.image_classifier("alexnet", 3)
+        ic.image_classifier("alexnet", 3)
     with pytest.raises(ReproError, match="num_classes"):
-        im.image_classifier("resnet18", 1, weights="random")
+        ic.image_classifier("resnet18", 1, weights="random")
     with pytest.raises(ReproError, match="drop_head"):
-        im.drop_head(nn.Linear(3, 3))
+        ic.drop_head(nn.Linear(3, 3))
 
 
 @pytest.mark.parametrize("arch", ["efficientnet_lite0", "efficientnet_lite2"])
@@ -271,14 +273,14 @@ def test_lite_slice_matches_the_package_model(arch):
     """Our dynamic-padding slice = the package's own (static 'same' padding) model up to the cut."""
     from efficientnet_lite_pytorch import EfficientNet
 
-    module, choice = im.frozen_extractor(arch)
+    module, choice = fs.frozen_extractor(arch)
     n_blocks = int(choice.used.split("blocks[:")[1].split("]")[0])
     ref = EfficientNet.from_name(arch.replace("_", "-"))          # native image size, static padding
-    ref.load_state_dict(torch.load(im._lite_weight_file(arch), map_location="cpu", weights_only=True))
+    ref.load_state_dict(torch.load(common._lite_weight_file(arch), map_location="cpu", weights_only=True))
     ref.eval()
     seen = {}
     ref._blocks[n_blocks - 1].register_forward_hook(lambda _m, _i, out: seen.setdefault("out", out))
-    size = im.input_size(arch)
+    size = ic.input_size(arch)
     x = torch.rand(1, 3, size, size)
     with torch.no_grad():
         ref(x)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import image_models, weights
+from helpers import frozen_slices, image_classifiers, weights
 
 SMALL = ["shufflenet_v2_x1_0", "resnet18"]
 LARGE = ["alexnet", "wide_resnet50_2", "resnext50_32x4d", "vgg16", "vgg11_bn", "inception_v3"]
@@ -58,8 +58,8 @@ def _check_loaded(arch: str, state: dict):
     assert weights.torchvision_weights_path(arch).name == os.path.basename(
         __import__("torchvision").models.get_model_weights(arch).IMAGENET1K_V1.url)
     assert weights.torchvision_weights_cached(arch)
-    if arch in image_models.PAPER_A_EXTRACTORS:
-        module, choice = image_models.frozen_extractor(arch, allow_standin=False)
+    if arch in frozen_slices.PAPER_A_EXTRACTORS:
+        module, choice = frozen_slices.frozen_extractor(arch, allow_standin=False)
         assert not choice.is_standin and choice.weights == "ImageNet1K_V1 (torchvision)"
         loaded = module.state_dict()
         # the slice holds the first layers of the checkpoint, with its values
@@ -68,13 +68,13 @@ def _check_loaded(arch: str, state: dict):
         with torch.no_grad():
             out = module(torch.zeros(1, 3, 150, 150))
         assert out.ndim == 4
-    if arch in image_models.PAPER_B_CLASSIFIERS:
-        model, choice = image_models.image_classifier(arch, 7, allow_standin=False)
+    if arch in image_classifiers.PAPER_B_CLASSIFIERS:
+        model, choice = image_classifiers.image_classifier(arch, 7, allow_standin=False)
         assert not choice.is_standin and choice.weights == "ImageNet1K_V1 (torchvision)"
         body = {k: v for k, v in model.state_dict().items() if k in state and v.shape == state[k].shape
                 and "num_batches_tracked" not in k}
         assert body and all(torch.equal(v, state[k]) for k, v in body.items())
-        head = image_models.head_layers(model)[0]
+        head = image_classifiers.head_layers(model)[0]
         assert head.out_features == 7
 
 
@@ -90,10 +90,10 @@ def test_torchvision_paper_model_loads_from_the_local_cache_full_size(torch_home
 
 
 def test_without_the_file_a_standin_runs_or_a_clear_error(torch_home):
-    _, choice = image_models.frozen_extractor("shufflenet_v2_x1_0", allow_standin=True)
+    _, choice = frozen_slices.frozen_extractor("shufflenet_v2_x1_0", allow_standin=True)
     assert choice.is_standin
     with pytest.raises(Exception, match=r"put shufflenetv2_x1-5666bf0f80.pth into .*torch/hub/checkpoints"):
-        image_models.frozen_extractor("shufflenet_v2_x1_0", allow_standin=False)
+        frozen_slices.frozen_extractor("shufflenet_v2_x1_0", allow_standin=False)
 
 
 # --------------------------------------------------------------------------- transformers

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import sentiment_heads as sh
 from helpers import sentiment_model as sm
 from helpers.errors import ReproError
 
@@ -19,7 +20,7 @@ def _frozen_bn_extractor():
 
 @pytest.mark.parametrize("shape", [(32, 19, 19), (24, 38, 38), (64, 10, 10), (192, 17, 17)])
 def test_head_accepts_every_extractor_shape(shape):
-    head = sm.SentimentHead(shape)
+    head = sh.SentimentHead(shape)
     out = head(torch.randn(3, *shape))
     assert out.shape == (3, 2)
     assert head.autoencoder(torch.randn(2, *shape)).shape[1] == shape[0]
@@ -27,11 +28,11 @@ def test_head_accepts_every_extractor_shape(shape):
 
 def test_head_rejects_tiny_feature_maps():
     with pytest.raises(ReproError, match="too small"):
-        sm.SentimentHead((16, 2, 2))
+        sh.SentimentHead((16, 2, 2))
 
 
 def test_classifier_has_three_linear_layers_and_dropout_03():
-    head = sm.SentimentHead((8, 12, 12))
+    head = sh.SentimentHead((8, 12, 12))
     linears = [m for m in head.classifier.modules() if isinstance(m, nn.Linear)]
     drops = [m for m in head.classifier.modules() if isinstance(m, nn.Dropout)]
     assert len(linears) == 3 and linears[-1].out_features == 2
@@ -40,7 +41,7 @@ def test_classifier_has_three_linear_layers_and_dropout_03():
 
 def test_xavier_init_zero_bias():
     torch.manual_seed(0)
-    head = sm.SentimentHead((8, 12, 12))
+    head = sh.SentimentHead((8, 12, 12))
     lin = [m for m in head.classifier.modules() if isinstance(m, nn.Linear)][0]
     bound = (6 / (lin.in_features + lin.out_features)) ** 0.5
     assert float(lin.weight.detach().abs().max()) <= bound + 1e-6
@@ -49,7 +50,7 @@ def test_xavier_init_zero_bias():
 
 
 def test_differential_learning_rates():
-    head = sm.SentimentHead((8, 12, 12))
+    head = sh.SentimentHead((8, 12, 12))
     opt = sm.make_optimizer(head, 1e-4, 1e-3)
     lrs = {g["name"]: g["lr"] for g in opt.param_groups}
     assert lrs == {"autoencoder": 1e-4, "classifier": 1e-3}
@@ -64,7 +65,7 @@ def test_end_to_end_extractor_stays_frozen():
     ext = _frozen_bn_extractor()
     images = torch.randn(4, 3, 30, 30)
     shape = tuple(ext.eval()(images).shape[1:])
-    head = sm.SentimentHead(shape)
+    head = sh.SentimentHead(shape)
     net = sm.SentimentNet(ext, head)
     net.train()
     assert not net.extractor.training and net.head.training
@@ -117,7 +118,7 @@ def test_input_scaling_standardises_each_position_and_is_saved():
     shape = (4, 8, 8)
     common = rng.normal(size=shape) * 10                       # the same layout for every sample
     x = (common + 0.05 * rng.normal(size=(64, *shape))).astype(np.float16)
-    head = sm.SentimentHead(shape)
+    head = sh.SentimentHead(shape)
     assert torch.equal(head.input_mean, torch.zeros(shape)) and torch.equal(head.input_std, torch.ones(shape))
     head.fit_input_scaling(x[i:i + 16] for i in range(0, 64, 16))    # batches give the same stats
     z = (torch.as_tensor(x).float() - head.input_mean) / head.input_std
@@ -191,7 +192,7 @@ def test_paper_table_i_holds_the_papers_values():
 
 @pytest.mark.parametrize("shape", [(256, 38, 38), (24, 38, 38), (192, 17, 17), (64, 10, 10)])
 def test_paper_head_shapes(shape):
-    head = sm.PaperHead(shape)
+    head = sh.PaperHead(shape)
     convs = [m for m in head.autoencoder if isinstance(m, nn.Conv2d)]
     assert [c.out_channels for c in convs] == [192, 128, 64, 32]
     kinds = [type(m) for m in head.autoencoder]
@@ -207,7 +208,7 @@ def test_paper_head_shapes(shape):
 
 def test_paper_head_xavier_init():
     torch.manual_seed(0)
-    head = sm.PaperHead((24, 20, 20))
+    head = sh.PaperHead((24, 20, 20))
     gain = 2 ** 0.5
     for m in head.modules():
         if isinstance(m, nn.Linear):
@@ -224,11 +225,11 @@ def test_paper_head_xavier_init():
 
 
 def test_make_head_and_optimizer_for_both_heads():
-    assert isinstance(sm.make_head("paper", (8, 16, 16)), sm.PaperHead)
-    assert isinstance(sm.make_head("book", (8, 16, 16)), sm.BookHead)
+    assert isinstance(sh.make_head("paper", (8, 16, 16)), sh.PaperHead)
+    assert isinstance(sh.make_head("book", (8, 16, 16)), sh.BookHead)
     with pytest.raises(ReproError, match="Unknown head"):
-        sm.make_head("keras", (8, 16, 16))
-    head = sm.make_head("paper", (8, 16, 16))
+        sh.make_head("keras", (8, 16, 16))
+    head = sh.make_head("paper", (8, 16, 16))
     opt = sm.make_optimizer(head, 5e-5, 1e-3)
     assert [g["lr"] for g in opt.param_groups] == [5e-5, 1e-3]
     assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == sum(p.numel() for p in head.parameters())
@@ -251,7 +252,7 @@ def test_train_mode_bn_follows_the_model_mode_like_the_authors_loop():
     before = ext[1].running_mean.clone()
     images = torch.randn(6, 3, 30, 30) * 3 + 1
     shape = tuple(ext(images).shape[1:])
-    net = sm.SentimentNet(ext, sm.make_head("paper", shape), frozen_bn="train")
+    net = sm.SentimentNet(ext, sh.make_head("paper", shape), frozen_bn="train")
     net.train()                                                    # training step: batch statistics
     assert net.extractor[1].training and not any(p.requires_grad for p in net.extractor.parameters())
     with torch.no_grad():
@@ -261,7 +262,7 @@ def test_train_mode_bn_follows_the_model_mode_like_the_authors_loop():
     net.eval()                                                     # validation: the moved running statistics
     assert not net.extractor[1].training
     assert not ext[1].training and torch.equal(ext[1].running_mean, before)  # the original is untouched
-    eval_net = sm.SentimentNet(ext, sm.make_head("paper", shape))
+    eval_net = sm.SentimentNet(ext, sh.make_head("paper", shape))
     eval_net.train()
     assert not eval_net.extractor[1].training
 
@@ -298,7 +299,7 @@ def test_cached_path_refuses_batch_dependent_recipe_and_end_to_end_runs_it():
     ext = _frozen_bn_extractor()
     r = sm.recipe("alexnet", epochs=1, batch_size=8)               # paper: per-batch Z, train-mode BN
     model, hist = sm.train_head(imgs[:16], y[:16], imgs[16:], y[16:], recipe=r, extractor=ext, scale=2)
-    assert isinstance(model, sm.SentimentNet) and isinstance(model.head, sm.PaperHead)
+    assert isinstance(model, sm.SentimentNet) and isinstance(model.head, sh.PaperHead)
     assert model.frozen_bn == "train" and len(hist["val_acc"]) == 1
     with pytest.raises(ReproError, match="znorm_stats"):
         sm.train_head(imgs[:16], y[:16], imgs[16:], y[16:], recipe=sm.recipe("alexnet", "book", epochs=1),
@@ -361,5 +362,5 @@ def test_paper_head_learns_separable_features():
     x[:, 0] += (2 * y - 1)[:, None, None] * 1.5                 # class signal in channel 0
     r = sm.recipe("shufflenet_v2_x1_0", epochs=4, batch_size=16, znorm="global", frozen_bn="eval")
     head, hist = sm.train_head(x[:120], y[:120], x[120:], y[120:], recipe=r, seed=0, desc="test")
-    assert isinstance(head, sm.PaperHead)
+    assert isinstance(head, sh.PaperHead)
     assert hist["val_acc"][-1] >= 0.9
