@@ -11,6 +11,7 @@ between the ``% benchmarks:start`` / ``% benchmarks:end`` lines).  These are tim
 the test suite never runs them.  The fast paths must give the baseline's result; each row says how
 that was checked.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,18 @@ class Row(dict):
 
 def row(step, baseline, fast, t_base, t_fast, unit, check, goal="", items=1, extra=""):
     scale = 1000.0 / items if unit == "ms/item" else 1.0
-    return Row(step=step, baseline=baseline, fast=fast, base=t_base * scale, fast_t=t_fast * scale,
-               unit=unit, ratio=t_base / t_fast if t_fast else float("nan"), goal=goal, check=check, extra=extra)
+    return Row(
+        step=step,
+        baseline=baseline,
+        fast=fast,
+        base=t_base * scale,
+        fast_t=t_fast * scale,
+        unit=unit,
+        ratio=t_base / t_fast if t_fast else float("nan"),
+        goal=goal,
+        check=check,
+        extra=extra,
+    )
 
 
 def _threads(n: int) -> None:
@@ -74,6 +85,7 @@ def _threads(n: int) -> None:
 
 
 # --------------------------------------------------------------------------- the benchmarks
+
 
 class Context:
     """Real inputs shared by the benchmarks (computed once, outside the timed parts)."""
@@ -122,17 +134,27 @@ def bench_encoding(ctx: Context) -> list[Row]:
         return np.stack(out)
 
     def batched():
-        return text_encoders.cls_last_layers(ctx.texts, tok, model, n_layers=6, max_length=512,
-                                             batch_size=32, progress=False)
+        return text_encoders.cls_last_layers(
+            ctx.texts, tok, model, n_layers=6, max_length=512, batch_size=32, progress=False
+        )
 
     t_a, ref = timed(authors)
     t_b, fast = timed(batched)
     ctx.cls = fast
     diff = float(np.abs(ref - fast).max())
-    return [row("review encoding ([CLS] of 6 layers, 512 tokens)", "one review at a time",
-                "length-sorted batches of 32, dynamic padding", t_a, t_b, "ms/item",
-                f"max abs diff {diff:.1e}", items=len(ctx.texts),
-                extra=f"{len(ctx.texts)} IMDB reviews, {ctx.choice.used}, {ctx.threads} threads")]
+    return [
+        row(
+            "review encoding ([CLS] of 6 layers, 512 tokens)",
+            "one review at a time",
+            "length-sorted batches of 32, dynamic padding",
+            t_a,
+            t_b,
+            "ms/item",
+            f"max abs diff {diff:.1e}",
+            items=len(ctx.texts),
+            extra=f"{len(ctx.texts)} IMDB reviews, {ctx.choice.used}, {ctx.threads} threads",
+        )
+    ]
 
 
 def bench_features(ctx: Context, n_images: int) -> list[Row]:
@@ -152,14 +174,16 @@ def bench_features(ctx: Context, n_images: int) -> list[Row]:
                 out = []
                 with torch.no_grad():
                     for b in range(0, len(images), 64):
-                        out.append(m(deepinsight.upsample(images[b:b + 64])).numpy().astype(np.float16))
+                        out.append(m(deepinsight.upsample(images[b : b + 64])).numpy().astype(np.float16))
                 return np.concatenate(out)
+
             return go
 
         def fast(threads, channels_last=True):
             def go():
                 _threads(threads)
                 return frozen_slices.extract_features(module, images, channels_last=channels_last)
+
             return go
 
         t_ref, ref = timed(eager(1))
@@ -169,14 +193,43 @@ def bench_features(ctx: Context, n_images: int) -> list[Row]:
         diff = float(np.abs(ref.astype(np.float32) - out.astype(np.float32)).max())
         scale = float(np.abs(ref.astype(np.float32)).max())
         label = f"frozen features, {name} slice ({choice.used.split(' (')[0]})"
-        rows.append(row(label, "eager no_grad, 1 thread", f"eager no_grad, {ctx.threads} threads", t_ref, t_2,
-                        "ms/item", "same module", items=len(images)))
-        rows.append(row(label, "eager no_grad, 1 thread", "inference_mode + channels_last, 1 thread",
-                        t_ref, t_1, "ms/item", "same module", items=len(images)))
-        rows.append(row(label, "eager no_grad, 1 thread",
-                        f"extract_features: inference_mode + channels_last, {ctx.threads} threads",
-                        t_ref, t_fast, "ms/item", f"max abs diff {diff:.1e} (largest value {scale:.0f}; float16)",
-                        items=len(images), extra=f"{len(images)} real review images, 150 px, batch 64"))
+        rows.append(
+            row(
+                label,
+                "eager no_grad, 1 thread",
+                f"eager no_grad, {ctx.threads} threads",
+                t_ref,
+                t_2,
+                "ms/item",
+                "same module",
+                items=len(images),
+            )
+        )
+        rows.append(
+            row(
+                label,
+                "eager no_grad, 1 thread",
+                "inference_mode + channels_last, 1 thread",
+                t_ref,
+                t_1,
+                "ms/item",
+                "same module",
+                items=len(images),
+            )
+        )
+        rows.append(
+            row(
+                label,
+                "eager no_grad, 1 thread",
+                f"extract_features: inference_mode + channels_last, {ctx.threads} threads",
+                t_ref,
+                t_fast,
+                "ms/item",
+                f"max abs diff {diff:.1e} (largest value {scale:.0f}; float16)",
+                items=len(images),
+                extra=f"{len(images)} real review images, 150 px, batch 64",
+            )
+        )
         module.to(memory_format=torch.contiguous_format)
     _threads(ctx.threads)
     return rows
@@ -196,22 +249,33 @@ def bench_head(ctx: Context, n_train: int, n_val: int) -> list[Row]:
     tr, va = slice(0, n_train), slice(n_train, n_train + n_val)
 
     def end_to_end():
-        return sentiment_model.train_head(images[tr], y[tr], images[va], y[va], recipe=rc, seed=0,
-                                          extractor=module, desc="end-to-end")[1]
+        return sentiment_model.train_head(
+            images[tr], y[tr], images[va], y[va], recipe=rc, seed=0, extractor=module, desc="end-to-end"
+        )[1]
 
     t_cache, feats = timed(lambda: frozen_slices.extract_features(module, images))
 
     def cached():
-        return sentiment_model.train_head(feats[tr], y[tr], feats[va], y[va], recipe=rc, seed=0,
-                                          desc="cached")[1]
+        return sentiment_model.train_head(
+            feats[tr], y[tr], feats[va], y[va], recipe=rc, seed=0, desc="cached"
+        )[1]
 
     t_e2e, h_e2e = timed(end_to_end)
     t_c, h_c = timed(cached)
-    check = (f"train loss {h_e2e['train_loss'][0]:.4f} vs {h_c['train_loss'][0]:.4f} "
-             f"(float16 cache)")
-    return [row("head training, one epoch (alexnet slice stand-in)", "end to end: slice every epoch",
-                "cached features", t_e2e, t_c, "s", check, goal=">= 10x",
-                extra=f"{n_train} train + {n_val} val images, batch 32; computing the cache once: {t_cache:.1f} s")]
+    check = f"train loss {h_e2e['train_loss'][0]:.4f} vs {h_c['train_loss'][0]:.4f} (float16 cache)"
+    return [
+        row(
+            "head training, one epoch (alexnet slice stand-in)",
+            "end to end: slice every epoch",
+            "cached features",
+            t_e2e,
+            t_c,
+            "s",
+            check,
+            goal=">= 10x",
+            extra=f"{n_train} train + {n_val} val images, batch 32; computing the cache once: {t_cache:.1f} s",
+        )
+    ]
 
 
 def bench_deepinsight(ctx: Context, n_rows: int) -> list[Row]:
@@ -222,18 +286,39 @@ def bench_deepinsight(ctx: Context, n_rows: int) -> list[Row]:
     x = np.concatenate([ctx.cls.reshape(len(ctx.cls), -1)] * (-(-n_rows // len(ctx.cls))))[:n_rows]
     label = "DeepInsight transform"
     if not hasattr(di, "transform_reference"):
-        return [Row(step=label, baseline="pyDeepInsight (transform_reference)", fast="DeepInsight.transform",
-                    base=float("nan"), fast_t=float("nan"), unit="s", ratio=float("nan"), goal=">= 3x",
-                    check="not available: DeepInsight.transform_reference is missing in this build", extra="")]
+        return [
+            Row(
+                step=label,
+                baseline="pyDeepInsight (transform_reference)",
+                fast="DeepInsight.transform",
+                base=float("nan"),
+                fast_t=float("nan"),
+                unit="s",
+                ratio=float("nan"),
+                goal=">= 3x",
+                check="not available: DeepInsight.transform_reference is missing in this build",
+                extra="",
+            )
+        ]
     t_ref, ref = timed(lambda: di.transform_reference(x))
     t_fast, out = timed(lambda: di.transform(x))
     m_ref, _ = peak_memory(lambda: di.transform_reference(x))
     m_fast, _ = peak_memory(lambda: di.transform(x))
     same = ref.shape == out.shape and ref.dtype == out.dtype and np.array_equal(ref, out)
-    return [row(label, "pyDeepInsight (transform_reference)", "DeepInsight.transform", t_ref, t_fast, "s",
-                ("identical" if same else f"DIFFERENT (max abs diff {float(np.abs(ref - out).max()):.1e})"),
-                goal=">= 3x", extra=f"{n_rows} rows x {x.shape[1]} features; peak memory {m_ref:.0f} MB -> "
-                                    f"{m_fast:.0f} MB (tracemalloc)")]
+    return [
+        row(
+            label,
+            "pyDeepInsight (transform_reference)",
+            "DeepInsight.transform",
+            t_ref,
+            t_fast,
+            "s",
+            ("identical" if same else f"DIFFERENT (max abs diff {float(np.abs(ref - out).max()):.1e})"),
+            goal=">= 3x",
+            extra=f"{n_rows} rows x {x.shape[1]} features; peak memory {m_ref:.0f} MB -> "
+            f"{m_fast:.0f} MB (tracemalloc)",
+        )
+    ]
 
 
 def bench_retrieval(n_images: int, n_queries: int, dim: int) -> list[Row]:
@@ -247,25 +332,39 @@ def bench_retrieval(n_images: int, n_queries: int, dim: int) -> list[Row]:
     t_k, (_, i_k) = timed(lambda: retrieval.nearest_images(q, img, k=5, method="kdtree"))
     t_b, (_, i_b) = timed(lambda: retrieval.nearest_images(q, img, k=5, method="brute"))
     agree = float(np.mean(i_k[:, 0] == i_b[:, 0]))
-    return [row("retrieval, 5 nearest images", "k-d tree (cKDTree, the paper's)", "brute force (one matrix product)",
-                t_k, t_b, "s", f"same top-1 for {agree:.1%} of queries",
-                extra=f"{n_queries} queries x {n_images} images, {dim} dims (synthetic clustered embeddings "
-                      "of the full profile's image-side size)")]
+    return [
+        row(
+            "retrieval, 5 nearest images",
+            "k-d tree (cKDTree, the paper's)",
+            "brute force (one matrix product)",
+            t_k,
+            t_b,
+            "s",
+            f"same top-1 for {agree:.1%} of queries",
+            extra=f"{n_queries} queries x {n_images} images, {dim} dims (synthetic clustered embeddings "
+            "of the full profile's image-side size)",
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- report
+
 
 def _fmt_t(v: float) -> str:
     return "–" if v != v else (f"{v:.3g}" if v < 100 else f"{v:.0f}")
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| step | baseline | fast path | baseline | fast | unit | ratio | goal | check | setting |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| step | baseline | fast path | baseline | fast | unit | ratio | goal | check | setting |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         ratio = "–" if r["ratio"] != r["ratio"] else f"**{r['ratio']:.1f}x**"
-        lines.append(f"| {r['step']} | {r['baseline']} | {r['fast']} | {_fmt_t(r['base'])} | {_fmt_t(r['fast_t'])} "
-                     f"| {r['unit']} | {ratio} | {r['goal']} | {r['check']} | {r['extra']} |")
+        lines.append(
+            f"| {r['step']} | {r['baseline']} | {r['fast']} | {_fmt_t(r['base'])} | {_fmt_t(r['fast_t'])} "
+            f"| {r['unit']} | {ratio} | {r['goal']} | {r['check']} | {r['extra']} |"
+        )
     return "\n".join(lines)
 
 
@@ -275,9 +374,11 @@ def header(threads: int, seconds: float, note: str) -> str:
     commit = (git["commit"] or "unknown")[:10] + (" (with uncommitted changes)" if git["dirty"] else "")
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     gpu = m["gpu"] or "none (CPU only)"
-    text = (f"Measured {when} on {m['cores']} CPU cores ({m['cpu']}), {m['ram_gb']:g} GB RAM, GPU: {gpu}; "
-            f"commit {commit}; torch {torch.__version__}, {threads} torch threads for the fast paths; "
-            f"the whole run took {seconds:.0f} s (`python -m benchmarks`).")
+    text = (
+        f"Measured {when} on {m['cores']} CPU cores ({m['cpu']}), {m['ram_gb']:g} GB RAM, GPU: {gpu}; "
+        f"commit {commit}; torch {torch.__version__}, {threads} torch threads for the fast paths; "
+        f"the whole run took {seconds:.0f} s (`python -m benchmarks`)."
+    )
     return text + (f" {note}" if note else "")
 
 
@@ -292,7 +393,9 @@ def write_outputs(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    p.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {', '.join(BENCHMARKS)}")
+    p.add_argument(
+        "--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {', '.join(BENCHMARKS)}"
+    )
     p.add_argument("--threads", type=int, default=2, help="torch threads of the fast paths (default 2)")
     p.add_argument("--reviews", type=int, default=48, help="real IMDB reviews encoded (default 48)")
     p.add_argument("--images", type=int, default=256, help="review images through each frozen slice")
@@ -311,8 +414,9 @@ def main(argv: list[str] | None = None) -> int:
         if ctx.cls is None:
             from helpers import text_encoders
 
-            ctx.cls = text_encoders.cls_last_layers(ctx.texts, ctx.tokenizer, ctx.model, max_length=512,
-                                                    progress=False)
+            ctx.cls = text_encoders.cls_last_layers(
+                ctx.texts, ctx.tokenizer, ctx.model, max_length=512, progress=False
+            )
     for name in chosen:
         print(f"[benchmarks] {name} ...", file=sys.stderr, flush=True)
         if name == "features":

@@ -9,6 +9,7 @@ its upstream artifacts and the code that made it (``helpers.codekey``).
 
 Defined for the whole book; see CONTRIBUTING.md, "Artifacts".
 """
+
 from __future__ import annotations
 
 import errno
@@ -52,8 +53,15 @@ class Artifact:
     notebook; no notebook of that name, as in tests: parameters and upstream only).
     """
 
-    def __init__(self, step: str, params: dict, run: str, upstream: Sequence[os.PathLike] = (),
-                 root: os.PathLike | None = None, code: str | None = None):
+    def __init__(
+        self,
+        step: str,
+        params: dict,
+        run: str,
+        upstream: Sequence[os.PathLike] = (),
+        root: os.PathLike | None = None,
+        code: str | None = None,
+    ):
         self.step = step
         self.params = dict(params)
         self.run = run
@@ -105,7 +113,8 @@ class Artifact:
                 raise ReproError(
                     f"No space left on the device while writing the artifact of {self.step} "
                     f"({exc.strerror}); nothing was kept: free space under {self.root} (or move the "
-                    f"store with REPRO_ARTIFACTS) and run the notebook again.") from exc
+                    f"store with REPRO_ARTIFACTS) and run the notebook again."
+                ) from exc
             raise
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -165,7 +174,7 @@ def resumable_chunks(scratch: os.PathLike, n_items: int, chunk_size: int, comput
         try:
             np.save(tmp, part)
         except BaseException:
-            tmp.unlink(missing_ok=True)   # a full disk or an interruption leaves no half chunk
+            tmp.unlink(missing_ok=True)  # a full disk or an interruption leaves no half chunk
             raise
         os.replace(tmp, f)
         parts.append(part)

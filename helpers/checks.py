@@ -15,6 +15,7 @@ Each check returns a list of problems (empty: fine), so one run reports every wr
 
 :func:`book_problems` runs them all on a run's executed notebooks and artifacts.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,6 +31,7 @@ GLUE_PREFIX = "application/papermill.record/"
 
 
 # --------------------------------------------------------------------------- reading glued outputs
+
 
 def glued_outputs(notebook: Path) -> dict[str, dict]:
     """``{name: mime bundle}`` of everything ``helpers.report`` glued into an executed notebook."""
@@ -59,8 +61,12 @@ class _TableParser(HTMLParser):
         elif tag == "tr":
             self.row = []
         elif tag in ("th", "td") and self.row is not None:
-            self.cell = {"text": "", "th": tag == "th", "colspan": int(attrs.get("colspan", 1)),
-                         "rowspan": int(attrs.get("rowspan", 1))}
+            self.cell = {
+                "text": "",
+                "th": tag == "th",
+                "colspan": int(attrs.get("colspan", 1)),
+                "rowspan": int(attrs.get("rowspan", 1)),
+            }
 
     def handle_data(self, data):
         if self.cell is not None:
@@ -139,6 +145,7 @@ def glued_table(notebook: Path, name: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- checks
 
+
 def _leading_number(value) -> float:
     """``0.512`` or ``"0.512 ± 0.010"`` -> 0.512; NaN for "nan", "–" or empty."""
     if isinstance(value, (int, float)):
@@ -176,7 +183,9 @@ def top5_at_least_top1(df: pd.DataFrame, top1, top5, what: str) -> list[str]:
 
 def here_columns(table: pd.DataFrame) -> list:
     """The ``(metric, "here")`` columns of a side-by-side retrieval table (Tables B1/B2)."""
-    return [c for c in table.columns if isinstance(c, tuple) and c[-1] == "here" and c[0] in RETRIEVAL_METRICS]
+    return [
+        c for c in table.columns if isinstance(c, tuple) and c[-1] == "here" and c[0] in RETRIEVAL_METRICS
+    ]
 
 
 def retrieval_table(table: pd.DataFrame, what: str) -> list[str]:
@@ -196,13 +205,17 @@ def retrieval_table(table: pd.DataFrame, what: str) -> list[str]:
 def side_filled(table: pd.DataFrame, what: str) -> list[str]:
     """At least one row of a retrieval table has this run's numbers."""
     cols = here_columns(table)
-    filled = [i for i, row in table[cols].iterrows()
-              if cols and not any(math.isnan(_leading_number(v)) for v in row)]
+    filled = [
+        i
+        for i, row in table[cols].iterrows()
+        if cols and not any(math.isnan(_leading_number(v)) for v in row)
+    ]
     return [] if filled else [f"{what}: no row has this run's (`here`) numbers"]
 
 
-def chance_reported(chance: dict, glued: dict, datasets_with_data, name="b-07-chance-{}",
-                    must_glue=("cub",)) -> list[str]:
+def chance_reported(
+    chance: dict, glued: dict, datasets_with_data, name="b-07-chance-{}", must_glue=("cub",)
+) -> list[str]:
     """Chance Top-1 computed for every dataset with data, in (0, 1), and glued into the book
     (``must_glue``: the datasets whose chance the book's text shows)."""
     problems = []
@@ -226,8 +239,11 @@ def recipes_named(table: pd.DataFrame, what: str = "Table A1", column: str = "re
     """Each row names the recipe (lr, batch size, epochs ...) that trained it."""
     if column not in table.columns:
         return [f"{what} has no {column!r} column"]
-    return [f"{what}: row {i} names no recipe" for i, v in enumerate(table[column].tolist())
-            if not isinstance(v, str) or not v.strip() or v.strip() in ("-", "–", "nan")]
+    return [
+        f"{what}: row {i} names no recipe"
+        for i, v in enumerate(table[column].tolist())
+        if not isinstance(v, str) or not v.strip() or v.strip() in ("-", "–", "nan")
+    ]
 
 
 def sentiment_results(results: pd.DataFrame, evaluate_test: bool = True) -> list[str]:
@@ -241,6 +257,7 @@ def sentiment_results(results: pd.DataFrame, evaluate_test: bool = True) -> list
 
 # --------------------------------------------------------------------------- the whole book
 
+
 def _read_csv(path: Path) -> pd.DataFrame:
     """A stored table; an empty one (notebook 07 writes no columns when a data set has no
     captions) reads as an empty DataFrame."""
@@ -250,8 +267,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-A1_FINAL = "val. acc., final epoch"     # every row trained or probed has it
-A1_OPTIONAL = ("val. acc., authors' cumulative", "test acc.")   # "–" for probes / splits without a test part
+A1_FINAL = "val. acc., final epoch"  # every row trained or probed has it
+A1_OPTIONAL = ("val. acc., authors' cumulative", "test acc.")  # "–" for probes / splits without a test part
 
 
 def table_a1_accuracies(a1: pd.DataFrame, what: str = "Table A1") -> list[str]:
@@ -259,11 +276,14 @@ def table_a1_accuracies(a1: pd.DataFrame, what: str = "Table A1") -> list[str]:
     the cumulative and test columns in [0, 1] where they hold a number."""
     if A1_FINAL not in a1.columns:
         return [f"{what} has no column {A1_FINAL!r} (columns: {list(a1.columns)})"]
-    return (unit_interval(a1, [A1_FINAL], what)
-            + unit_interval(a1, [c for c in A1_OPTIONAL if c in a1.columns], what, allow_nan=True))
+    return unit_interval(a1, [A1_FINAL], what) + unit_interval(
+        a1, [c for c in A1_OPTIONAL if c in a1.columns], what, allow_nan=True
+    )
 
 
-def book_problems(executed: dict[str, Path], artifacts: dict[str, Path], *, require_recipe: bool = True) -> list[str]:
+def book_problems(
+    executed: dict[str, Path], artifacts: dict[str, Path], *, require_recipe: bool = True
+) -> list[str]:
     """Every check on a run: ``executed`` maps notebook stems to executed notebooks, ``artifacts``
     maps ``"04_sentiment_training"`` and ``"07_retrieval"`` to their artifact folders."""
     problems = []
@@ -287,8 +307,12 @@ def book_problems(executed: dict[str, Path], artifacts: dict[str, Path], *, requ
                 problems += unit_interval(m, list(RETRIEVAL_METRICS), f"notebook 07 metrics_{d}.csv")
                 problems += top5_at_least_top1(m, "top1", "top5", f"notebook 07 metrics_{d}.csv")
         problems += side_filled(tables["cub"], "Table B1 (CUB)")
-        with_data = [d for d in ("cub", "flowers") if (art / f"metrics_{d}.csv").is_file()
-                     and not _read_csv(art / f"metrics_{d}.csv").empty]
-        problems += chance_reported(info.get("chance_top1", {}), glued_outputs(nb07),
-                                    sorted(set(with_data) | {"cub"}))
+        with_data = [
+            d
+            for d in ("cub", "flowers")
+            if (art / f"metrics_{d}.csv").is_file() and not _read_csv(art / f"metrics_{d}.csv").empty
+        ]
+        problems += chance_reported(
+            info.get("chance_top1", {}), glued_outputs(nb07), sorted(set(with_data) | {"cub"})
+        )
     return problems

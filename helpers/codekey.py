@@ -17,6 +17,7 @@ versions are pinned in ``requirements.lock``; the models that actually ran are i
 The runner (``helpers.run``) uses :func:`notebook_helpers_key` over *all* cells for its
 execution cache. Defined on the "Running the book" page, "Artifacts".
 """
+
 from __future__ import annotations
 
 import ast
@@ -28,12 +29,18 @@ from pathlib import Path
 
 PACKAGE = "helpers"
 PACKAGE_DIR = Path(__file__).resolve().parent
-WHOLE = "*"          # symbol name standing for a whole module (used as a value, or unresolvable)
+WHOLE = "*"  # symbol name standing for a whole module (used as a value, or unresolvable)
 PREAMBLE = "<module>"  # a module's top-level statements other than imports and definitions
 #: The artifact store itself is not part of what it stores: its plumbing (and this module) can
 #: change without recomputing results. ``artifacts.resumable_chunks`` builds results, so it counts.
-STORE = {("artifacts", "Artifact"), ("artifacts", "latest"), ("artifacts", "resolve_run"),
-         ("artifacts", "params_key"), ("artifacts", "DONE"), ("codekey", WHOLE)}
+STORE = {
+    ("artifacts", "Artifact"),
+    ("artifacts", "latest"),
+    ("artifacts", "resolve_run"),
+    ("artifacts", "params_key"),
+    ("artifacts", "DONE"),
+    ("codekey", WHOLE),
+}
 
 
 def notebook_dir() -> Path:
@@ -49,9 +56,12 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None),
-                                                                     ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(getattr(body[0], "value", None), ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 node.body = body[1:] or [ast.Pass()]
     return tree
 
@@ -63,12 +73,13 @@ def normalised(node: ast.AST) -> str:
 
 # --------------------------------------------------------------------------- helper package index
 
+
 @dataclass
 class _Module:
     name: str
     symbols: dict[str, list[ast.AST]] = field(default_factory=dict)
     preamble: list[ast.AST] = field(default_factory=list)
-    imports: dict[str, tuple] = field(default_factory=dict)   # local name -> ("module", m) | ("symbol", m, s)
+    imports: dict[str, tuple] = field(default_factory=dict)  # local name -> ("module", m) | ("symbol", m, s)
 
 
 def _assigned_names(node: ast.AST) -> list[str]:
@@ -131,7 +142,7 @@ class PackageIndex:
     def _index(self, name: str, text: str) -> _Module:
         tree = _strip_docstrings(ast.parse(text))
         m = _Module(name)
-        for node in ast.walk(tree):   # imports anywhere (lazy imports inside functions too)
+        for node in ast.walk(tree):  # imports anywhere (lazy imports inside functions too)
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self._add_import(m.imports, node)
         for node in tree.body:
@@ -183,7 +194,7 @@ class PackageIndex:
                         else:
                             out.add(("__init__", WHOLE))
         star = [t[1] for k, t in imports.items() if k.startswith("*")]
-        for mod in star:   # ``from helpers.x import *``: any name of x may be used
+        for mod in star:  # ``from helpers.x import *``: any name of x may be used
             out.add((mod, WHOLE))
         return {r for r in out if r[0] in self.modules}
 
@@ -193,7 +204,7 @@ class PackageIndex:
             return (module, WHOLE)
         if name in mod.symbols:
             return (module, name)
-        if name in mod.imports:              # re-exported: ``from .weights import ModelChoice``
+        if name in mod.imports:  # re-exported: ``from .weights import ModelChoice``
             target = mod.imports[name]
             if target[0] == "symbol":
                 return self._symbol(target[1], target[2])
@@ -201,15 +212,19 @@ class PackageIndex:
                 return (target[1], WHOLE)
         if module == "__init__" and name in self.modules:
             return (name, WHOLE)
-        return (module, WHOLE)               # unknown name: depend on the whole module
+        return (module, WHOLE)  # unknown name: depend on the whole module
 
     def closure(self, start: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Every (module, symbol) reachable from ``start`` with its normalised source."""
         todo, seen = list(start), {}
         while todo:
             mod_name, sym = todo.pop()
-            if (mod_name, sym) in seen or mod_name not in self.modules or (mod_name, sym) in STORE \
-                    or (mod_name, WHOLE) in STORE:
+            if (
+                (mod_name, sym) in seen
+                or mod_name not in self.modules
+                or (mod_name, sym) in STORE
+                or (mod_name, WHOLE) in STORE
+            ):
                 continue
             mod = self.modules[mod_name]
             if sym == WHOLE:
@@ -234,8 +249,9 @@ _INDEX_CACHE: dict[tuple, PackageIndex] = {}
 def package_index(directory: os.PathLike | None = None, name: str = PACKAGE) -> PackageIndex:
     """The (cached) index of the helper package; re-read when a file changes."""
     directory = Path(directory or PACKAGE_DIR)
-    stamp = hashlib.sha256(b"".join(f.name.encode() + b"\0" + f.read_bytes()
-                                    for f in sorted(directory.glob("*.py")))).hexdigest()
+    stamp = hashlib.sha256(
+        b"".join(f.name.encode() + b"\0" + f.read_bytes() for f in sorted(directory.glob("*.py")))
+    ).hexdigest()
     key = (str(directory), name, stamp)
     if key not in _INDEX_CACHE:
         _INDEX_CACHE.clear()
@@ -244,6 +260,7 @@ def package_index(directory: os.PathLike | None = None, name: str = PACKAGE) -> 
 
 
 # --------------------------------------------------------------------------- notebooks
+
 
 def _cell_tree(source: str) -> ast.Module:
     """A code cell's syntax tree; IPython magics and shell lines are kept as plain strings."""
@@ -266,18 +283,25 @@ def notebook_cells(path: os.PathLike, until_last_build: bool = True) -> list[ast
     With ``until_last_build`` only the cells up to the last one that writes an artifact count.
     """
     nb = json.loads(Path(path).read_text())
-    cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"
-             and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    cells = [
+        c
+        for c in nb.get("cells", [])
+        if c.get("cell_type") == "code" and "injected-parameters" not in c.get("metadata", {}).get("tags", [])
+    ]
     sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
     if until_last_build:
         last = max((i for i, s in enumerate(sources) if ".build(" in s), default=len(sources) - 1)
-        sources = sources[:last + 1]
+        sources = sources[: last + 1]
     return [_cell_tree(s) for s in sources]
 
 
-def notebook_dependencies(path: os.PathLike, *, until_last_build: bool = True,
-                          package_dir: os.PathLike | None = None, package: str = PACKAGE
-                          ) -> dict[tuple[str, str], str]:
+def notebook_dependencies(
+    path: os.PathLike,
+    *,
+    until_last_build: bool = True,
+    package_dir: os.PathLike | None = None,
+    package: str = PACKAGE,
+) -> dict[tuple[str, str], str]:
     """Helper symbols the notebook's code uses, transitively, with their normalised source."""
     index = package_index(package_dir, package)
     trees = notebook_cells(path, until_last_build)
@@ -289,12 +313,18 @@ def notebook_dependencies(path: os.PathLike, *, until_last_build: bool = True,
     return index.closure(index.refs(trees, None, imports))
 
 
-def notebook_code_key(path: os.PathLike, *, until_last_build: bool = True,
-                      package_dir: os.PathLike | None = None, package: str = PACKAGE) -> str:
+def notebook_code_key(
+    path: os.PathLike,
+    *,
+    until_last_build: bool = True,
+    package_dir: os.PathLike | None = None,
+    package: str = PACKAGE,
+) -> str:
     """16-hex-digit hash of the notebook's code cells and the helper code they use."""
     trees = notebook_cells(path, until_last_build)
-    deps = notebook_dependencies(path, until_last_build=until_last_build, package_dir=package_dir,
-                                 package=package)
+    deps = notebook_dependencies(
+        path, until_last_build=until_last_build, package_dir=package_dir, package=package
+    )
     h = hashlib.sha256()
     for tree in trees:
         h.update(normalised(tree).encode() + b"\0")
@@ -302,11 +332,13 @@ def notebook_code_key(path: os.PathLike, *, until_last_build: bool = True,
     return h.hexdigest()[:16]
 
 
-def notebook_helpers_key(path: os.PathLike, *, package_dir: os.PathLike | None = None,
-                         package: str = PACKAGE) -> str:
+def notebook_helpers_key(
+    path: os.PathLike, *, package_dir: os.PathLike | None = None, package: str = PACKAGE
+) -> str:
     """Hash of the helper code that *any* cell of the notebook uses (the runner's cache)."""
-    return _deps_digest(notebook_dependencies(path, until_last_build=False, package_dir=package_dir,
-                                              package=package))
+    return _deps_digest(
+        notebook_dependencies(path, until_last_build=False, package_dir=package_dir, package=package)
+    )
 
 
 def _deps_digest(deps: dict[tuple[str, str], str]) -> str:

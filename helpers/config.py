@@ -3,6 +3,7 @@
 Every location can be moved with an environment variable so that the same notebooks run on a
 reader's own data or GPU machine (see the "Running the book" page).
 """
+
 from __future__ import annotations
 
 import os

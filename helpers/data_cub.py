@@ -6,6 +6,7 @@
 ``CUB_200_2011/`` folder) works as a source too.  ``load_cub_captions(source)`` maps every image key
 (``"001.Black_footed_Albatross/Black_Footed_Albatross_0046_18"``) to its 10 captions.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,7 @@ import pandas as pd
 from . import config
 from .download import download, extract_once
 from .errors import ReproError
-from .image_archive import (FolderImageStore, ImageSet, TarImageStore, is_uncompressed_tar,
-                            read_captions)
+from .image_archive import FolderImageStore, ImageSet, TarImageStore, is_uncompressed_tar, read_captions
 
 IMAGES_TAR = "cub_200_2011_images_160px.tar"
 CAPTIONS_ARCHIVE = "cub_captions_text_c10_all200_tokenized.tar.gz"
@@ -60,8 +60,10 @@ def _resolve(source: os.PathLike | None) -> tuple[object, Callable[[str], str]]:
         store = TarImageStore(path, image_key)
         meta = _meta_from_dir(path.parent / "meta" / "CUB_200_2011") or _meta_from_tar(store)
         if meta is None:
-            raise ReproError(f"No CUB metadata (images.txt, classes.txt, ...) inside {path} or in "
-                             f"{path.parent / 'meta' / 'CUB_200_2011'}.")
+            raise ReproError(
+                f"No CUB metadata (images.txt, classes.txt, ...) inside {path} or in "
+                f"{path.parent / 'meta' / 'CUB_200_2011'}."
+            )
         return store, meta
     if path.is_dir():
         if (path / IMAGES_TAR).is_file():
@@ -99,16 +101,19 @@ def _table(read: Callable[[str], str]) -> tuple[pd.DataFrame, list[str]]:
         is_train = {int(i): int(t) for i, t in rows("train_test_split.txt")}
         class_names = [classes[c] for c in sorted(classes)]
         ids = sorted(images)
-        table = pd.DataFrame({
-            "image_id": ids,
-            "image": [images[i].rsplit(".", 1)[0] for i in ids],
-            "class_id": [labels[i] - 1 for i in ids],
-            "class_name": [classes[labels[i]] for i in ids],
-            "official_split": ["train" if is_train[i] else "test" for i in ids],
-        })
+        table = pd.DataFrame(
+            {
+                "image_id": ids,
+                "image": [images[i].rsplit(".", 1)[0] for i in ids],
+                "class_id": [labels[i] - 1 for i in ids],
+                "class_name": [classes[labels[i]] for i in ids],
+                "official_split": ["train" if is_train[i] else "test" for i in ids],
+            }
+        )
     except (ValueError, KeyError) as exc:
-        raise ReproError(f"The CUB metadata files are malformed ({exc}); use the official "
-                         f"CUB_200_2011 text files.") from exc
+        raise ReproError(
+            f"The CUB metadata files are malformed ({exc}); use the official CUB_200_2011 text files."
+        ) from exc
     table["class_dir"] = table["class_name"]  # image and caption folder (as for flowers)
     table["common_name"] = table["class_name"].str.split(".", n=1).str[-1].str.replace("_", " ")
     return table, class_names
@@ -138,12 +143,17 @@ def _captions_source(source: os.PathLike | None) -> Path:
         return local if local.is_file() else download("cub-captions")
     path = Path(source).expanduser()
     if path.is_dir() and path.name != "text_c10" and not (path / "text_c10").is_dir():
-        for candidate in (path / CAPTIONS_ARCHIVE, path / "cub" / CAPTIONS_ARCHIVE,
-                          path / "cvpr2016_cub.tar.gz"):
+        for candidate in (
+            path / CAPTIONS_ARCHIVE,
+            path / "cub" / CAPTIONS_ARCHIVE,
+            path / "cvpr2016_cub.tar.gz",
+        ):
             if candidate.is_file():
                 return candidate
-        raise ReproError(f"No CUB captions in {path}: expected {CAPTIONS_ARCHIVE}, "
-                         f"cvpr2016_cub.tar.gz or a text_c10/ folder.")
+        raise ReproError(
+            f"No CUB captions in {path}: expected {CAPTIONS_ARCHIVE}, "
+            f"cvpr2016_cub.tar.gz or a text_c10/ folder."
+        )
     return path
 
 

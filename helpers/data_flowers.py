@@ -8,6 +8,7 @@ from ``flowers/flowers102_thumbs_128.tar`` by offset, or from the official ``jpg
 Reed et al.'s flower captions are not part of the shared data: ``load_flowers_captions`` raises
 ``CaptionsUnavailable`` saying where to put ``cvpr2016_flowers.tar.gz``.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,8 +74,10 @@ def _load_mat(path: Path, what: str) -> dict:
     from scipy.io import loadmat
 
     if not path.is_file():
-        raise ReproError(f"{path} is missing: put the official {path.name} ({what}) there, e.g. "
-                         f"from {REGISTRY['flowers-labels'].url.rsplit('/', 1)[0]}/.")
+        raise ReproError(
+            f"{path} is missing: put the official {path.name} ({what}) there, e.g. "
+            f"from {REGISTRY['flowers-labels'].url.rsplit('/', 1)[0]}/."
+        )
     try:
         return loadmat(path)
     except Exception as exc:  # scipy raises several types for a bad file
@@ -89,18 +92,19 @@ def _table(meta: Path) -> tuple[pd.DataFrame, list[str]]:
     for field, name in SPLITS.items():
         split[setid[field].ravel().astype(int) - 1] = name
     names_file = meta / "cat_to_name.json"
-    names = {int(k): v for k, v in json.loads(names_file.read_text()).items()} \
-        if names_file.is_file() else {}
+    names = {int(k): v for k, v in json.loads(names_file.read_text()).items()} if names_file.is_file() else {}
     n_classes = int(labels.max())
     class_names = [names.get(c, f"class_{c:03d}") for c in range(1, n_classes + 1)]
-    table = pd.DataFrame({
-        "image_id": np.arange(1, n + 1),
-        "image": [f"image_{i:05d}" for i in range(1, n + 1)],
-        "class_id": labels - 1,
-        "class_name": [class_names[c - 1] for c in labels],
-        "official_split": split,
-        "class_dir": [f"class_{c:05d}" for c in labels],  # Reed's text_c10/<class_dir>/ naming
-    })
+    table = pd.DataFrame(
+        {
+            "image_id": np.arange(1, n + 1),
+            "image": [f"image_{i:05d}" for i in range(1, n + 1)],
+            "class_id": labels - 1,
+            "class_name": [class_names[c - 1] for c in labels],
+            "official_split": split,
+            "class_dir": [f"class_{c:05d}" for c in labels],  # Reed's text_c10/<class_dir>/ naming
+        }
+    )
     return table, class_names
 
 
@@ -136,8 +140,9 @@ def load_flowers_captions(source: os.PathLike | str | None = None) -> dict[str, 
         else:
             candidates = [path]
     else:
-        candidates = [f / name for f in (config.data_source() / "flowers", config.cache_root())
-                      for name in names]
+        candidates = [
+            f / name for f in (config.data_source() / "flowers", config.cache_root()) for name in names
+        ]
     for candidate in candidates:
         if candidate.exists():
             return read_captions(candidate, lambda cls, stem: stem)

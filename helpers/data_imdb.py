@@ -5,6 +5,7 @@ straight from the ``.tar.gz`` (streamed once, nothing extracted) or from an extr
 returns one row per review.  The unlabelled ``train/unsup`` reviews of the official archive are
 skipped.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,7 @@ def _resolve(source: os.PathLike | None) -> Path:
                 if (sub / name).is_file():
                     return sub / name
     raise ReproError(
-        f"No IMDB reviews at {path}: pass the aclImdb folder, its parent, or the "
-        f"aclImdb_v1.tar.gz archive."
+        f"No IMDB reviews at {path}: pass the aclImdb folder, its parent, or the aclImdb_v1.tar.gz archive."
     )
 
 
@@ -61,6 +61,7 @@ def _records(path: Path, splits: tuple[str, ...]):
                     if m:
                         yield m, file.read_text(encoding="utf-8", errors="replace")
     else:
+
         def wanted(name: str) -> bool:
             m = _REVIEW_RE.search(name)
             return bool(m) and m.group(1) in splits
@@ -69,8 +70,13 @@ def _records(path: Path, splits: tuple[str, ...]):
             yield _REVIEW_RE.search(name), text
 
 
-def load_imdb(source: os.PathLike | str | None = None, *, splits=SPLITS,
-              per_class: int | dict | None = None, seed: int = 0) -> pd.DataFrame:
+def load_imdb(
+    source: os.PathLike | str | None = None,
+    *,
+    splits=SPLITS,
+    per_class: int | dict | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Labelled IMDB reviews as a DataFrame (``review_id, split, label, rating, text``).
 
     ``source``: None -> ``config.data_source()/imdb/*.tar.gz`` if present, else
@@ -96,8 +102,9 @@ def load_imdb(source: os.PathLike | str | None = None, *, splits=SPLITS,
     rows = []
     for m, text in _records(path, splits):
         split, sentiment, rid, rating = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
-        rows.append((f"{split}/{sentiment}/{rid}_{rating}", split, int(sentiment == "pos"),
-                     rating, text, rid))
+        rows.append(
+            (f"{split}/{sentiment}/{rid}_{rating}", split, int(sentiment == "pos"), rating, text, rid)
+        )
     if not rows:
         raise ReproError(
             f"{path} holds no IMDB reviews aclImdb/{{train,test}}/{{pos,neg}}/<id>_<rating>.txt; "
@@ -112,8 +119,9 @@ def load_imdb(source: os.PathLike | str | None = None, *, splits=SPLITS,
         for (s, label), g in df.groupby(["_split", "label"], sort=True):
             n = limits.get(SPLITS[s])
             if n is not None:
-                g = g.sample(n=min(n, len(g)),
-                             random_state=np.random.default_rng([seed, int(s), int(label)])).sort_values("_id")
+                g = g.sample(
+                    n=min(n, len(g)), random_state=np.random.default_rng([seed, int(s), int(label)])
+                ).sort_values("_id")
             parts.append(g)
         df = pd.concat(parts)
     return df[COLUMNS].reset_index(drop=True)

@@ -22,6 +22,7 @@ in each cell the mean of the features that fell there.  We build on ``pyDeepInsi
 * ``upsample`` enlarges the 50x50 images three times to 150x150 and repeats the grey channel
   three times, as the paper did before its ImageNet extractors.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,31 +32,52 @@ import numpy as np
 
 from .errors import ReproError
 
-PAPER_PIXELS = 50          # ImageTransformer(..., pixels=50) in the paper's code
-PAPER_UPSAMPLE = 3         # 50 px -> 150 px
+PAPER_PIXELS = 50  # ImageTransformer(..., pixels=50) in the paper's code
+PAPER_UPSAMPLE = 3  # 50 px -> 150 px
 # The paper's t-SNE.  The authors' code calls ``TSNE(n_components=2, random_state=1701)``; the other
 # values are the scikit-learn defaults of 2021 (0.24), written out because today's differ
 # (``init="pca"`` and ``learning_rate="auto"`` since 1.2).  ``max_iter`` 1000 was, and is, the default.
-PAPER_TSNE = {"n_components": 2, "random_state": 1701, "metric": "euclidean", "init": "random",
-              "learning_rate": 200.0, "perplexity": 30.0, "max_iter": 1000}
+PAPER_TSNE = {
+    "n_components": 2,
+    "random_state": 1701,
+    "metric": "euclidean",
+    "init": "random",
+    "learning_rate": 200.0,
+    "perplexity": 30.0,
+    "max_iter": 1000,
+}
 BOUNDING_RECTANGLES = ("corrected", "pydeepinsight")
 SPLITS = ("leakfree", "paper")
 FIT_ON = ("train", "all")
-PAPER_SPLIT_SEED = 42      # the authors' seed for torch.utils.data.random_split
+PAPER_SPLIT_SEED = 42  # the authors' seed for torch.utils.data.random_split
 
 
-def make_tsne(seed: int = PAPER_TSNE["random_state"], *, perplexity: float = PAPER_TSNE["perplexity"],
-              metric: str = PAPER_TSNE["metric"], init: str = PAPER_TSNE["init"],
-              learning_rate: float | str = PAPER_TSNE["learning_rate"], n_jobs: int = 1,
-              max_iter: int = PAPER_TSNE["max_iter"]):
+def make_tsne(
+    seed: int = PAPER_TSNE["random_state"],
+    *,
+    perplexity: float = PAPER_TSNE["perplexity"],
+    metric: str = PAPER_TSNE["metric"],
+    init: str = PAPER_TSNE["init"],
+    learning_rate: float | str = PAPER_TSNE["learning_rate"],
+    n_jobs: int = 1,
+    max_iter: int = PAPER_TSNE["max_iter"],
+):
     """The t-SNE passed to ``ImageTransformer``.  The defaults are the paper's recipe
     (``PAPER_TSNE``); ``metric="cosine"`` is the book's alternative (it is also the metric of
     pyDeepInsight's own examples), not the paper's.  ``max_iter`` is lowered only by the smoke
     profile."""
     from sklearn.manifold import TSNE
 
-    return TSNE(n_components=2, perplexity=perplexity, metric=metric, init=init,
-                learning_rate=learning_rate, random_state=seed, n_jobs=n_jobs, max_iter=max_iter)
+    return TSNE(
+        n_components=2,
+        perplexity=perplexity,
+        metric=metric,
+        init=init,
+        learning_rate=learning_rate,
+        random_state=seed,
+        n_jobs=n_jobs,
+        max_iter=max_iter,
+    )
 
 
 def make_scaler():
@@ -67,6 +89,7 @@ def make_scaler():
 
 
 # --- the minimum bounding rectangle -------------------------------------------------------------
+
 
 def minimum_bounding_rectangle(points) -> tuple[np.ndarray, np.ndarray]:
     """Minimum-area rectangle around 2-D ``points`` (rotating calipers over the closed convex hull).
@@ -85,12 +108,12 @@ def minimum_bounding_rectangle(points) -> tuple[np.ndarray, np.ndarray]:
     if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 3:
         raise ReproError(f"minimum_bounding_rectangle needs at least 3 points in 2-D, got shape {pts.shape}.")
     hull = pts[ConvexHull(pts).vertices]
-    edges = np.roll(hull, -1, axis=0) - hull            # closed: the last edge returns to the start
+    edges = np.roll(hull, -1, axis=0) - hull  # closed: the last edge returns to the start
     edges = edges[np.hypot(edges[:, 0], edges[:, 1]) > 0]
     angles = np.unique(np.mod(np.arctan2(edges[:, 1], edges[:, 0]), np.pi / 2))
     cos, sin = np.cos(angles), np.sin(angles)
     rotations = np.stack([np.stack([cos, sin], axis=-1), np.stack([-sin, cos], axis=-1)], axis=1)
-    rotated = rotations @ hull.T                          # (angles, 2, hull points)
+    rotated = rotations @ hull.T  # (angles, 2, hull points)
     lo, hi = rotated.min(axis=2), rotated.max(axis=2)
     best = int(np.argmin(np.prod(hi - lo, axis=1)))
     (x_lo, y_lo), (x_hi, y_hi) = lo[best], hi[best]
@@ -121,8 +144,9 @@ def image_transformer_class(bounding_rectangle: str = "corrected"):
     from pyDeepInsight import ImageTransformer
 
     if bounding_rectangle not in BOUNDING_RECTANGLES:
-        raise ReproError(f"bounding_rectangle must be one of {', '.join(BOUNDING_RECTANGLES)}, "
-                         f"got {bounding_rectangle!r}.")
+        raise ReproError(
+            f"bounding_rectangle must be one of {', '.join(BOUNDING_RECTANGLES)}, got {bounding_rectangle!r}."
+        )
     if bounding_rectangle == "pydeepinsight":
         return ImageTransformer
 
@@ -145,12 +169,14 @@ class _Precomputed:
 
     def fit_transform(self, x):
         if x.shape[0] != len(self.embedding):
-            raise ReproError(f"The stored embedding has {len(self.embedding)} features, "
-                             f"the data {x.shape[0]}.")
+            raise ReproError(
+                f"The stored embedding has {len(self.embedding)} features, the data {x.shape[0]}."
+            )
         return self.embedding
 
 
 # --- the transformer ----------------------------------------------------------------------------
+
 
 @dataclass
 class DeepInsight:
@@ -187,9 +213,15 @@ class DeepInsight:
         n_features = x_fit.shape[1]
         perplexity = min(self.perplexity, max(2.0, (n_features - 1) / 3))
         if feature_extractor is None:
-            feature_extractor = make_tsne(self.seed, perplexity=perplexity, metric=self.metric,
-                                          init=self.init, learning_rate=self.learning_rate,
-                                          n_jobs=self.n_jobs, max_iter=self.max_iter)
+            feature_extractor = make_tsne(
+                self.seed,
+                perplexity=perplexity,
+                metric=self.metric,
+                init=self.init,
+                learning_rate=self.learning_rate,
+                n_jobs=self.n_jobs,
+                max_iter=self.max_iter,
+            )
         self.scaler = make_scaler()
         x_norm = self.scaler.fit_transform(x_fit)
         self.embedding = np.asarray(feature_extractor.fit_transform(x_norm.T))
@@ -235,15 +267,15 @@ class DeepInsight:
         shift = np.abs(self.scaler._min0)
         for start in range(0, len(x), self.chunk_rows):
             # Norm2Scaler.transform, in place and chunk by chunk (same operations, same order)
-            x_norm = np.add(x[start:start + self.chunk_rows], shift, dtype=np.float64)
+            x_norm = np.add(x[start : start + self.chunk_rows], shift, dtype=np.float64)
             x_norm += 1
             with np.errstate(invalid="ignore", divide="ignore"):
                 np.log(x_norm, out=x_norm)
             np.clip(x_norm, 0, None, out=x_norm)
             x_norm /= self.scaler._max
             np.clip(x_norm, 0, 1, out=x_norm)
-            x_norm[np.isnan(x_norm)] = 0.0                      # as in ``_normalise``
-            block = out[start:start + len(x_norm)]
+            x_norm[np.isnan(x_norm)] = 0.0  # as in ``_normalise``
+            block = out[start : start + len(x_norm)]
             for pixel_ids, cols in self._groups:
                 # same summation as the library's ``X[:, cols].mean(axis=1)``: a sum over the
                 # contiguous last axis of length k, then a division by k, in float64
@@ -296,19 +328,24 @@ def _as_raw_matrix(x) -> np.ndarray:
 
 # --- layout statistics, pixel probe, split ------------------------------------------------------
 
+
 def occupancy(density: np.ndarray) -> dict:
     """Pixel use of a layout (``DeepInsight.feature_density()``): empty pixels and features per
     used pixel (mean and max)."""
     density = np.asarray(density)
     used = density[density > 0]
-    return {"pixels": int(density.size), "empty pixels": int(density.size - used.size),
-            "empty share": round(float(1 - used.size / density.size), 4),
-            "mean features per used pixel": round(float(used.mean()), 3),
-            "max features in a pixel": int(used.max())}
+    return {
+        "pixels": int(density.size),
+        "empty pixels": int(density.size - used.size),
+        "empty share": round(float(1 - used.size / density.size), 4),
+        "mean features per used pixel": round(float(used.mean()), 3),
+        "max features in a pixel": int(used.max()),
+    }
 
 
-def pixel_probe(images: np.ndarray, labels, train_idx, val_idx, *, max_train: int | None = None,
-                seed: int = 0) -> float:
+def pixel_probe(
+    images: np.ndarray, labels, train_idx, val_idx, *, max_train: int | None = None, seed: int = 0
+) -> float:
     """Validation accuracy of a logistic regression (L2, ``C=0.1``: the book's choice) on the
     standardised raw pixels, trained on ``train_idx`` (at most ``max_train`` of them, drawn with
     ``seed``): how much of the label a linear read-out finds in a layout's images.  Notebook 02
@@ -330,8 +367,9 @@ def pixel_probe(images: np.ndarray, labels, train_idx, val_idx, *, max_train: in
     return float(model.score(flat[val_idx], labels[val_idx]))
 
 
-def assign_parts(official_split, labels, *, split: str = "leakfree", val_fraction: float = 0.2,
-                 seed: int | None = None) -> np.ndarray:
+def assign_parts(
+    official_split, labels, *, split: str = "leakfree", val_fraction: float = 0.2, seed: int | None = None
+) -> np.ndarray:
     """Part of every review (``train`` / ``val`` / ``test``), notebook 02's ``split`` parameter.
 
     * ``"leakfree"`` (the book's): the official *train* reviews are split ``1 - val_fraction`` /
@@ -355,8 +393,9 @@ def assign_parts(official_split, labels, *, split: str = "leakfree", val_fractio
     if split == "leakfree":
         part = np.where(official_split == "test", "test", "train").astype(object)
         official_train = np.flatnonzero(part == "train")
-        _, va = split_train_val(len(official_train), val_fraction, seed=0 if seed is None else seed,
-                                labels=labels[official_train])
+        _, va = split_train_val(
+            len(official_train), val_fraction, seed=0 if seed is None else seed, labels=labels[official_train]
+        )
         part[official_train[va]] = "val"
         return part
     import torch
@@ -364,7 +403,9 @@ def assign_parts(official_split, labels, *, split: str = "leakfree", val_fractio
 
     n_val = int(round(val_fraction * n))
     if n_val == 0 or n_val == n:
-        raise ReproError(f"split='paper' with val_fraction={val_fraction} leaves an empty part of {n} reviews.")
+        raise ReproError(
+            f"split='paper' with val_fraction={val_fraction} leaves an empty part of {n} reviews."
+        )
     generator = torch.Generator().manual_seed(PAPER_SPLIT_SEED if seed is None else seed)
     train, val = random_split(range(n), [n - n_val, n_val], generator=generator)
     part = np.empty(n, dtype=object)
@@ -393,8 +434,9 @@ def z_stats(images_train: np.ndarray) -> tuple[float, float]:
     return mean, (std if std > 0 else 1.0)
 
 
-def z_normalize(images: np.ndarray, mean: float | None = None, std: float | None = None,
-                eps: float = 0.0) -> np.ndarray:
+def z_normalize(
+    images: np.ndarray, mean: float | None = None, std: float | None = None, eps: float = 0.0
+) -> np.ndarray:
     """Z-normalisation, the paper's last pre-processing step: ``(x - mean) / (std + eps)``.
 
     * ``mean``, ``std`` given (``z_stats`` of the training images): the book's *global*

@@ -14,6 +14,7 @@ reader knows exactly which official files the book's data comes from ("Running t
 When a resource's checksum is unknown (``None``, the Reed et al. caption archives) the sha256 of
 the first download is written next to the file as ``<filename>.sha256`` and reported.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -161,8 +162,14 @@ def _open(url: str, start: int, timeout: float):
     return urllib.request.urlopen(request, timeout=timeout)
 
 
-def download(resource: str | Resource, cache_dir: os.PathLike | None = None, *,
-             url: str | None = None, progress: bool = True, timeout: float = 30) -> Path:
+def download(
+    resource: str | Resource,
+    cache_dir: os.PathLike | None = None,
+    *,
+    url: str | None = None,
+    progress: bool = True,
+    timeout: float = 30,
+) -> Path:
     """Download one registry resource into the cache and return its path.
 
     ``resource`` is a ``REGISTRY`` name or a ``Resource``; ``url`` overrides its URL (a mirror);
@@ -212,8 +219,15 @@ def download(resource: str | Resource, cache_dir: os.PathLike | None = None, *,
             try:
                 from tqdm.auto import tqdm
 
-                bar = tqdm(total=total, initial=start, unit="B", unit_scale=True,
-                           unit_divisor=1024, desc=res.filename, disable=not progress)
+                bar = tqdm(
+                    total=total,
+                    initial=start,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=res.filename,
+                    disable=not progress,
+                )
                 received = 0
                 with bar, open(part, "ab" if start else "wb") as out:
                     for block in iter(lambda: response.read(CHUNK), b""):
@@ -222,8 +236,13 @@ def download(resource: str | Resource, cache_dir: os.PathLike | None = None, *,
                         bar.update(len(block))
                 if length and length.isdigit() and received < int(length):
                     raise ConnectionError(f"connection closed after {received} of {length} bytes")
-            except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError,
-                    http.client.HTTPException) as exc:
+            except (
+                urllib.error.URLError,
+                socket.timeout,
+                TimeoutError,
+                ConnectionError,
+                http.client.HTTPException,
+            ) as exc:
                 raise DownloadError(
                     f"Download of {res.name!r} from {url} was interrupted ({exc}); run it again to "
                     f"resume from {part}."
@@ -239,8 +258,7 @@ def download(resource: str | Resource, cache_dir: os.PathLike | None = None, *,
     else:
         digest = file_hash(part, "sha256")
         (cache / (res.filename + ".sha256")).write_text(f"{digest}  {res.filename}\n")
-        print(f"{res.name}: no published checksum; recorded sha256:{digest} in "
-              f"{res.filename}.sha256")
+        print(f"{res.name}: no published checksum; recorded sha256:{digest} in {res.filename}.sha256")
     os.replace(part, target)
     return target
 
@@ -268,8 +286,10 @@ def extract_once(archive: os.PathLike, dest: os.PathLike | None = None) -> Path:
             tar.extractall(tmp, filter="data")
     except (tarfile.TarError, EOFError, OSError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ReproError(f"Cannot extract {archive}: {exc}; the archive is corrupt or truncated, "
-                         f"delete it and download it again.") from exc
+        raise ReproError(
+            f"Cannot extract {archive}: {exc}; the archive is corrupt or truncated, "
+            f"delete it and download it again."
+        ) from exc
     (tmp / ".complete").write_text(archive.name)
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(tmp, dest)

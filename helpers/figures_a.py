@@ -3,6 +3,7 @@
 Every function returns a matplotlib ``Figure``; the notebooks glue it with
 ``helpers.report.glue_figure`` inside ``report.paper_style()``.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -36,8 +37,17 @@ def cls_heatmap(cls: np.ndarray, texts: Sequence[str], labels: Sequence[int], la
     fig, axes = plt.subplots(n, 1, figsize=(7.0, 1.6 * n + 0.6), squeeze=False, layout="constrained")
     for i, ax in enumerate(axes[:, 0]):
         last = i == n - 1
-        sns.heatmap(cls[i], ax=ax, cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, cbar=False,
-                    yticklabels=list(layer_names), xticklabels=128 if last else False)
+        sns.heatmap(
+            cls[i],
+            ax=ax,
+            cmap="RdBu_r",
+            center=0,
+            vmin=-lim,
+            vmax=lim,
+            cbar=False,
+            yticklabels=list(layer_names),
+            xticklabels=128 if last else False,
+        )
         ax.tick_params(axis="y", rotation=0, length=0)
         ax.tick_params(axis="x", rotation=0)
         sentiment = "positive" if int(labels[i]) == 1 else "negative"
@@ -73,8 +83,13 @@ def _hist(ax, values, color, label):
     ax.set_ylabel("pixels")
 
 
-def domain_comparison(natural: np.ndarray | None, review: np.ndarray, natural_caption: str,
-                      title_suffix: str = "", imagenet_stats: bool = False):
+def domain_comparison(
+    natural: np.ndarray | None,
+    review: np.ndarray,
+    natural_caption: str,
+    title_suffix: str = "",
+    imagenet_stats: bool = False,
+):
     """Figures A3/A4: a natural (ImageNet-like) image next to a review image, with the
     pixel-intensity histograms of both (images shown between their 0.5th and 99.5th percentiles)."""
     plt = _plt()
@@ -134,8 +149,13 @@ def pipeline_diagram(stages: Sequence[tuple[str, str, str]]):
             ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "lw": 0.8})
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(fc=colors[k], ec="0.3", label=k) for k in ("fixed", "frozen", "trainable")],
-              loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3, frameon=False)
+    ax.legend(
+        handles=[Patch(fc=colors[k], ec="0.3", label=k) for k in ("fixed", "frozen", "trainable")],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        ncol=3,
+        frameon=False,
+    )
     ax.set_xlim(-0.02, per_row * (w + gx))
     ax.set_ylim(-0.05, rows * (h + gy) - gy + 0.05)
     ax.axis("off")
@@ -147,8 +167,9 @@ def feature_maps(image: np.ndarray, maps: dict[str, np.ndarray], n_channels: int
     maps with the largest variance (colours clipped to the 1st-99th percentile)."""
     plt = _plt()
     names = list(maps)
-    fig, axes = plt.subplots(len(names), n_channels + 1, figsize=(1.05 * (n_channels + 1), 1.15 * len(names) + 0.3),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(names), n_channels + 1, figsize=(1.05 * (n_channels + 1), 1.15 * len(names) + 0.3), squeeze=False
+    )
     for r, name in enumerate(names):
         fm = np.asarray(maps[name], dtype=np.float32)
         order = np.argsort(fm.reshape(len(fm), -1).var(axis=1))[::-1][:n_channels]
@@ -157,15 +178,20 @@ def feature_maps(image: np.ndarray, maps: dict[str, np.ndarray], n_channels: int
         ax0.imshow(image, cmap="gray", interpolation="nearest", vmin=lo, vmax=hi)
         ax0.set_xticks([])
         ax0.set_yticks([])
-        ax0.set_ylabel(f"{name}\n{fm.shape[0]} x {fm.shape[1]} x {fm.shape[2]}", fontsize=6, rotation=0,
-                       ha="right", va="center")
+        ax0.set_ylabel(
+            f"{name}\n{fm.shape[0]} x {fm.shape[1]} x {fm.shape[2]}",
+            fontsize=6,
+            rotation=0,
+            ha="right",
+            va="center",
+        )
         if r == 0:
             ax0.set_title("input", fontsize=7)
         for j in range(n_channels):
             ax = axes[r, j + 1]
             ax.axis("off")
             if j < len(order):
-                lo, hi = np.percentile(fm[order[j]], [1, 99])   # robust colour scale: a few pixels are extreme
+                lo, hi = np.percentile(fm[order[j]], [1, 99])  # robust colour scale: a few pixels are extreme
                 ax.imshow(fm[order[j]], cmap="viridis", interpolation="nearest", vmin=lo, vmax=hi)
     fig.subplots_adjust(wspace=0.05, hspace=0.15)
     return fig
@@ -176,9 +202,14 @@ def learning_curve_table(histories: dict[str, list[dict]]) -> pd.DataFrame:
     and epoch, with the columns ``run, seed, epoch, val_acc, train_loss``; seeds may have
     trained different numbers of epochs. Epochs count from 1 (``epoch`` of the history, else
     the position)."""
-    rows = [{"run": run, "seed": s, "epoch": e, "val_acc": a, "train_loss": loss}
-            for run, hs in histories.items() for s, h in enumerate(hs)
-            for e, a, loss in zip(h.get("epoch") or range(1, len(h["val_acc"]) + 1), h["val_acc"], h["train_loss"])]
+    rows = [
+        {"run": run, "seed": s, "epoch": e, "val_acc": a, "train_loss": loss}
+        for run, hs in histories.items()
+        for s, h in enumerate(hs)
+        for e, a, loss in zip(
+            h.get("epoch") or range(1, len(h["val_acc"]) + 1), h["val_acc"], h["train_loss"]
+        )
+    ]
     return pd.DataFrame(rows, columns=["run", "seed", "epoch", "val_acc", "train_loss"])
 
 
@@ -194,8 +225,16 @@ def learning_curves(histories: dict[str, list[dict]], *, errorbar=("pi", 100)):
 
     df = learning_curve_table(histories)
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(7.2, 2.8))
-    kw = dict(data=df, x="epoch", hue="run", hue_order=list(histories), errorbar=errorbar,
-              marker="o", markersize=3, markeredgewidth=0)
+    kw = dict(
+        data=df,
+        x="epoch",
+        hue="run",
+        hue_order=list(histories),
+        errorbar=errorbar,
+        marker="o",
+        markersize=3,
+        markeredgewidth=0,
+    )
     sns.lineplot(y="val_acc", ax=ax_acc, legend=False, **kw)
     sns.lineplot(y="train_loss", ax=ax_loss, **kw)
     for ax, label in ((ax_acc, "validation accuracy"), (ax_loss, "training loss")):
@@ -203,7 +242,9 @@ def learning_curves(histories: dict[str, list[dict]], *, errorbar=("pi", 100)):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     handles, names = ax_loss.get_legend_handles_labels()
     ax_loss.get_legend().remove()
-    fig.legend(handles, names, loc="lower center", ncol=min(3, max(len(names), 1)), frameon=False, fontsize=6.5)
+    fig.legend(
+        handles, names, loc="lower center", ncol=min(3, max(len(names), 1)), frameon=False, fontsize=6.5
+    )
     fig.tight_layout(rect=(0, 0.02 + 0.055 * ((len(names) + 2) // 3), 1, 1))
     return fig
 
@@ -219,7 +260,7 @@ def split_name(deepinsight_artifact) -> str:
 
 
 def part_counts_text(parts) -> str:
-    """"800 train / 200 validation / 300 test reviews" from notebook 02's ``parts.csv`` (a table
+    """ "800 train / 200 validation / 300 test reviews" from notebook 02's ``parts.csv`` (a table
     with a ``part`` column); says so when there is no test part (the paper's split)."""
     counts = parts["part"].value_counts()
     text = f"{int(counts.get('train', 0)):,} train / {int(counts.get('val', 0)):,} validation"

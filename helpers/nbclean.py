@@ -1,8 +1,9 @@
 """Strip outputs and execution counts from the source notebooks (nothing executed is committed).
 
-    python -m helpers.nbclean            # clean notebooks/*.ipynb in place
-    python -m helpers.nbclean --check    # exit 1 and list notebooks that carry outputs
+python -m helpers.nbclean            # clean notebooks/*.ipynb in place
+python -m helpers.nbclean --check    # exit 1 and list notebooks that carry outputs
 """
+
 from __future__ import annotations
 
 import argparse

@@ -5,6 +5,7 @@ resolves the artifact namespace (``run``; "" means the profile's), and where ask
 CPU threads, seeds Python/NumPy/torch, picks the device and glues the profile's name for the
 captions (e.g. ``a02-profile``). CONTRIBUTING.md, "Profiles and parameters".
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,15 @@ class Setup:
     device: Any = None
 
 
-def setup(profile: str, run: str = "", *, device: str | None = None, cpu_threads: int | None = None,
-          seed: int | None = None, glue: str | None = None) -> Setup:
+def setup(
+    profile: str,
+    run: str = "",
+    *,
+    device: str | None = None,
+    cpu_threads: int | None = None,
+    seed: int | None = None,
+    glue: str | None = None,
+) -> Setup:
     """Check ``profile``, resolve ``run``; optionally set torch's CPU threads on a CPU run
     (``cpu_threads``, 0 or None: torch's default), seed everything (``seed``, :func:`helpers.training.seed_everything`),
     pick the device (``device``: auto | cpu | cuda, :func:`helpers.training.pick_device`) and glue

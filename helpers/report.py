@@ -2,6 +2,7 @@
 
 Used by every notebook (CONTRIBUTING.md, "Figures and tables").
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -70,10 +71,12 @@ def models_table(choices: Iterable[ModelChoice]) -> pd.DataFrame:
     """One row per model: what the paper used, what ran here, with which weights and why."""
     rows = [c.as_row() for c in choices]
     df = pd.DataFrame(rows, columns=["requested", "used", "is_standin", "weights", "reason"])
-    return df.rename(columns={
-        "requested": "paper's model",
-        "used": "model that ran",
-        "is_standin": "stand-in?",
-        "weights": "weights",
-        "reason": "why",
-    })
+    return df.rename(
+        columns={
+            "requested": "paper's model",
+            "used": "model that ran",
+            "is_standin": "stand-in?",
+            "weights": "weights",
+            "reason": "why",
+        }
+    )

@@ -21,6 +21,7 @@ averaged into one query per class; ``reed_top1`` = share of test images whose ne
 query is their own class, ``reed_ap50`` = mean over classes of the precision among the 50
 images nearest to the class query.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,9 @@ from .projection import PAPER_PROJECTION, Projection, fit_projection, l2_normali
 from .projection import dense as _dense
 
 
-def nearest_images(queries, images, k: int = 5, *, normalize: bool = True, method: str = "kdtree",
-                   workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def nearest_images(
+    queries, images, k: int = 5, *, normalize: bool = True, method: str = "kdtree", workers: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """``(distances, indices)`` of the ``k`` nearest image embeddings of every query, Euclidean
     distance, nearest first.  ``method="kdtree"``: exact search in a ``scipy.spatial.cKDTree``
     built on ``images`` (the paper's k-d tree); ``method="brute"``: the same neighbours from
@@ -51,7 +53,7 @@ def nearest_images(queries, images, k: int = 5, *, normalize: bool = True, metho
         return dist, idx
     if method != "brute":
         raise ReproError(f"Unknown search method {method!r}; choose 'kdtree' or 'brute'.")
-    d2 = (q ** 2).sum(1)[:, None] - 2 * q @ im.T + (im ** 2).sum(1)[None, :]
+    d2 = (q**2).sum(1)[:, None] - 2 * q @ im.T + (im**2).sum(1)[None, :]
     idx = np.argsort(d2, axis=1, kind="stable")[:, :k]
     dist = np.sqrt(np.maximum(np.take_along_axis(d2, idx, axis=1), 0.0))
     return dist, idx
@@ -116,8 +118,7 @@ def class_queries(projected_text, caption_classes) -> tuple[np.ndarray, np.ndarr
     return classes, np.stack([x[y == c].mean(axis=0) for c in classes])
 
 
-def reed_top1(image_embeddings, image_classes, query_classes, queries, *,
-              normalize: bool = True) -> float:
+def reed_top1(image_embeddings, image_classes, query_classes, queries, *, normalize: bool = True) -> float:
     """Zero-shot classification as in Reed et al.: every image gets the class of its nearest
     class query (Euclidean); the share of images classified correctly."""
     im = l2_normalize(image_embeddings) if normalize else _dense(image_embeddings)
@@ -126,8 +127,9 @@ def reed_top1(image_embeddings, image_classes, query_classes, queries, *,
     return float(np.mean(pred == np.asarray(image_classes)))
 
 
-def reed_precision_at_k(image_embeddings, image_classes, query_classes, queries, k: int = 50,
-                        *, normalize: bool = True) -> float:
+def reed_precision_at_k(
+    image_embeddings, image_classes, query_classes, queries, k: int = 50, *, normalize: bool = True
+) -> float:
     """Zero-shot retrieval as in Reed et al. (AP@50 column): for each class query, the share of
     the ``k`` nearest images that have that class, averaged over classes."""
     _, idx = nearest_images(queries, image_embeddings, k=k, normalize=normalize, method="brute")
@@ -136,10 +138,21 @@ def reed_precision_at_k(image_embeddings, image_classes, query_classes, queries,
     return float(hits.mean())
 
 
-def evaluate_pair(train_text, train_image, test_text, test_caption_classes, test_image,
-                  test_image_classes, *, k: int = 5, reed_k: int = 50,
-                  method: str = "kdtree", workers: int = 1, rcond: float | None = None,
-                  projection: str = PAPER_PROJECTION) -> tuple[dict, Projection]:
+def evaluate_pair(
+    train_text,
+    train_image,
+    test_text,
+    test_caption_classes,
+    test_image,
+    test_image_classes,
+    *,
+    k: int = 5,
+    reed_k: int = 50,
+    method: str = "kdtree",
+    workers: int = 1,
+    rcond: float | None = None,
+    projection: str = PAPER_PROJECTION,
+) -> tuple[dict, Projection]:
     """Fit the projection (``projection``: "lstsq" or "mlp", :func:`helpers.projection.fit_projection`)
     on training pairs and score the test captions against the test images: the row of Tables 1-2,
     Reed et al.'s two numbers and the projection's fit time (``fit_s``)."""
@@ -149,17 +162,24 @@ def evaluate_pair(train_text, train_image, test_text, test_caption_classes, test
     metrics = retrieval_metrics(test_caption_classes, test_image_classes, idx)
     classes, queries = class_queries(projected, test_caption_classes)
     metrics["reed_top1"] = reed_top1(test_image, test_image_classes, classes, queries)
-    metrics["reed_ap50"] = reed_precision_at_k(test_image, test_image_classes, classes, queries,
-                                               k=min(reed_k, len(test_image)))
+    metrics["reed_ap50"] = reed_precision_at_k(
+        test_image, test_image_classes, classes, queries, k=min(reed_k, len(test_image))
+    )
     metrics["queries"] = int(len(projected))
     metrics["images"] = int(len(test_image_classes))
     metrics["fit_s"] = float(proj.info.get("fit_s", np.nan))
     return metrics, proj
 
 
-def evaluate_pairs(data: dict, *, reed_k: int = 50, search: str = "kdtree", workers: int = 1,
-                   rcond: float | None = None, projection: str = PAPER_PROJECTION
-                   ) -> tuple[pd.DataFrame, dict]:
+def evaluate_pairs(
+    data: dict,
+    *,
+    reed_k: int = 50,
+    search: str = "kdtree",
+    workers: int = 1,
+    rcond: float | None = None,
+    projection: str = PAPER_PROJECTION,
+) -> tuple[pd.DataFrame, dict]:
     """Every text/image pair of one data set (notebook ``07_retrieval``, Tables B1-B2).
 
     ``data`` is one entry of :func:`helpers.retrieval_data.load_embeddings`: ``split`` (one row per
@@ -177,8 +197,10 @@ def evaluate_pairs(data: dict, *, reed_k: int = 50, search: str = "kdtree", work
     row_of = {key: i for i, key in enumerate(split.image)}
     missing = set(caps.image) - set(row_of)
     if missing:
-        raise ReproError(f"{len(missing)} captioned images are not in the split "
-                         f"(e.g. {sorted(missing)[0]!r}): re-run notebooks 05 and 06 together.")
+        raise ReproError(
+            f"{len(missing)} captioned images are not in the split "
+            f"(e.g. {sorted(missing)[0]!r}): re-run notebooks 05 and 06 together."
+        )
     cap_img = caps.image.map(row_of).to_numpy()
     is_train = (caps.part != "test").to_numpy()
     test_img = (split.part == "test").to_numpy()
@@ -190,19 +212,37 @@ def evaluate_pairs(data: dict, *, reed_k: int = 50, search: str = "kdtree", work
     for t_name, t_emb in data["texts"].items():
         for i_name, i_emb in data["images"].items():
             m, proj = evaluate_pair(
-                t_emb[is_train], i_emb[cap_img[is_train]], t_emb[~is_train], cap_classes[~is_train],
-                i_emb[test_img], img_classes[test_img], k=5, reed_k=k_reed, method=search,
-                workers=workers, rcond=rcond, projection=projection)
-            rows.append({"text": PAPER_TEXT_NAMES.get(t_name, t_name),
-                         "image": PAPER_IMAGE_NAMES.get(i_name, i_name),
-                         "text model": t_name, "image model": i_name, **m, "reed_k": k_reed,
-                         "projection": projection})
+                t_emb[is_train],
+                i_emb[cap_img[is_train]],
+                t_emb[~is_train],
+                cap_classes[~is_train],
+                i_emb[test_img],
+                img_classes[test_img],
+                k=5,
+                reed_k=k_reed,
+                method=search,
+                workers=workers,
+                rcond=rcond,
+                projection=projection,
+            )
+            rows.append(
+                {
+                    "text": PAPER_TEXT_NAMES.get(t_name, t_name),
+                    "image": PAPER_IMAGE_NAMES.get(i_name, i_name),
+                    "text model": t_name,
+                    "image model": i_name,
+                    **m,
+                    "reed_k": k_reed,
+                    "projection": projection,
+                }
+            )
             projections[(t_name, i_name)] = proj
     return pd.DataFrame(rows), projections
 
 
-def projection_comparison(by_method: dict[str, pd.DataFrame],
-                          metrics: tuple[str, ...] = ("top1", "top5", "f1", "fit_s")) -> pd.DataFrame:
+def projection_comparison(
+    by_method: dict[str, pd.DataFrame], metrics: tuple[str, ...] = ("top1", "top5", "f1", "fit_s")
+) -> pd.DataFrame:
     """Notebook 07's comparison of the projections on the same embeddings: ``by_method`` maps
     "lstsq" / "mlp" to :func:`evaluate_pairs`' table; returns one row per (text, image) pair and
     the columns (metric, method), ``fit_s`` being the projection's fit time in seconds."""
@@ -258,8 +298,7 @@ def paper_table(dataset: str) -> pd.DataFrame:
     """The paper's Table 1 (``"cub"``) or Table 2 (``"flowers"``) as a DataFrame."""
     if dataset not in PAPER_TABLES:
         raise ReproError(f"The paper has no table for {dataset!r}; choose 'cub' or 'flowers'.")
-    rows = [{"text": t, "image": i, **dict(zip(METRICS, v))}
-            for (t, i), v in PAPER_TABLES[dataset].items()]
+    rows = [{"text": t, "image": i, **dict(zip(METRICS, v))} for (t, i), v in PAPER_TABLES[dataset].items()]
     return pd.DataFrame(rows).set_index(["text", "image"])
 
 

@@ -11,6 +11,7 @@
 The file layout (``split_<d>.csv``, ``captions_<d>.csv``, ``image_<d>_<model>.npy``,
 ``text_<d>_<model>.npy``, ``text_<d>_tfidf.npz``, ``info.json``) is described in notebook 06.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,25 +28,31 @@ from .weights import ModelChoice
 CAPTION_COLUMNS = ["image", "caption_idx", "caption", "class_id", "part"]
 
 
-def caption_table(split: pd.DataFrame, captions: dict[str, list[str]],
-                  captions_per_image: int | None = None) -> pd.DataFrame:
+def caption_table(
+    split: pd.DataFrame, captions: dict[str, list[str]], captions_per_image: int | None = None
+) -> pd.DataFrame:
     """Notebook 05: every caption of every image of ``split`` (columns ``image``, ``caption_idx``,
     ``caption``, ``class_id``, ``part``), in the split's image order; ``captions_per_image`` keeps
     only the first few of each image's (ten) captions. A split image without captions is an
     error: it means the caption files do not belong to this data source."""
     missing = [k for k in split.image if not captions.get(k)]
     if missing:
-        raise ReproError(f"{len(missing)} of {len(split)} images have no captions (e.g. "
-                         f"{missing[0]!r}): the caption files do not match the image keys of this "
-                         "data source.")
+        raise ReproError(
+            f"{len(missing)} of {len(split)} images have no captions (e.g. "
+            f"{missing[0]!r}): the caption files do not match the image keys of this "
+            "data source."
+        )
     if captions_per_image is not None and captions_per_image < 1:
-        raise ReproError(f"captions_per_image must be at least 1 (or null for all), got "
-                         f"{captions_per_image}.")
+        raise ReproError(
+            f"captions_per_image must be at least 1 (or null for all), got {captions_per_image}."
+        )
     rows = []
     for r in split.itertuples(index=False):
         caps = captions[r.image][:captions_per_image] if captions_per_image else captions[r.image]
-        rows += [{"image": r.image, "caption_idx": i, "caption": c, "class_id": r.class_id,
-                  "part": r.part} for i, c in enumerate(caps)]
+        rows += [
+            {"image": r.image, "caption_idx": i, "caption": c, "class_id": r.class_id, "part": r.part}
+            for i, c in enumerate(caps)
+        ]
     return pd.DataFrame(rows, columns=CAPTION_COLUMNS)
 
 
@@ -68,12 +75,15 @@ class CachedEmbedding:
 
 
 def _jsonable_history(history: dict) -> dict:
-    return {k: ([float(x) for x in v] if isinstance(v, (list, tuple, np.ndarray)) else v)
-            for k, v in history.items()}
+    return {
+        k: ([float(x) for x in v] if isinstance(v, (list, tuple, np.ndarray)) else v)
+        for k, v in history.items()
+    }
 
 
-def cached_embedding(folder: Path, stem: str,
-                     compute: Callable[[], tuple[np.ndarray, dict, ModelChoice]]) -> CachedEmbedding:
+def cached_embedding(
+    folder: Path, stem: str, compute: Callable[[], tuple[np.ndarray, dict, ModelChoice]]
+) -> CachedEmbedding:
     """Notebook 06's per-model cache: ``<folder>/<stem>.npy`` (the embeddings, float32) and
     ``<stem>.json`` (fine-tuning history and ``ModelChoice``).
 
@@ -120,8 +130,10 @@ def load_embeddings(folder: Path, dataset: str, info: dict) -> dict:
     for name in info["image_models"]:
         emb = np.load(folder / f"image_{dataset}_{name}.npy")
         if len(emb) != len(split):
-            raise ReproError(f"image_{dataset}_{name}.npy has {len(emb)} rows but the split has "
-                             f"{len(split)} images: re-run notebook 06.")
+            raise ReproError(
+                f"image_{dataset}_{name}.npy has {len(emb)} rows but the split has "
+                f"{len(split)} images: re-run notebook 06."
+            )
         out["images"][name] = emb
     if info["captions"][dataset]:
         out["captions"] = pd.read_csv(folder / f"captions_{dataset}.csv")
@@ -136,8 +148,10 @@ def choice_rows(choices: dict, text_choice: ModelChoice | None) -> dict:
     """Notebook 06: the ModelChoices of its embeddings as they go into ``info.json``: ``choices``
     keyed ``"<dataset>/<model>"`` (from ``{(dataset, model): ModelChoice}``) and ``text_choice``
     (rows of :meth:`ModelChoice.as_row`); :func:`choices_of` reads them back."""
-    return {"choices": {f"{d}/{n}": c.as_row() for (d, n), c in choices.items()},
-            "text_choice": text_choice.as_row() if text_choice else None}
+    return {
+        "choices": {f"{d}/{n}": c.as_row() for (d, n), c in choices.items()},
+        "text_choice": text_choice.as_row() if text_choice else None,
+    }
 
 
 def choices_of(info: dict, dataset: str) -> list[ModelChoice]:
@@ -152,8 +166,11 @@ def choices_of(info: dict, dataset: str) -> list[ModelChoice]:
 def models_that_ran(info: dict, dataset: str) -> dict[str, str]:
     """Notebook 07: model name (as in notebook 06's parameters) -> the model that produced the
     embeddings of ``dataset`` (``ModelChoice.used``)."""
-    used = {key.split("/", 1)[1]: ModelChoice.from_row(c).used
-            for key, c in info["choices"].items() if key.startswith(f"{dataset}/")}
+    used = {
+        key.split("/", 1)[1]: ModelChoice.from_row(c).used
+        for key, c in info["choices"].items()
+        if key.startswith(f"{dataset}/")
+    }
     if info.get("text_choice"):
         used[info["text_model"]] = ModelChoice.from_row(info["text_choice"]).used
     used["tfidf"] = "TF-IDF txc (fitted here)"
@@ -169,14 +186,14 @@ def table_beside_paper(results: pd.DataFrame, dataset: str, info: dict) -> pd.Da
 
     metrics = list(retrieval.METRICS)
     if results.empty:
-        ours = pd.DataFrame(columns=metrics,
-                            index=pd.MultiIndex.from_tuples([], names=["text", "image"]))
+        ours = pd.DataFrame(columns=metrics, index=pd.MultiIndex.from_tuples([], names=["text", "image"]))
     else:
         ours = results.set_index(["text", "image"])[metrics]
     table = retrieval.side_by_side(ours, dataset).round(3)
     if not results.empty:
         used = models_that_ran(info, dataset)
         ran = results.set_index(["text", "image"])[["text model", "image model"]].replace(used)
-        table[("models that ran", "here")] = (ran["text model"] + " → "
-                                              + ran["image model"]).reindex(table.index)
+        table[("models that ran", "here")] = (ran["text model"] + " → " + ran["image model"]).reindex(
+            table.index
+        )
     return table

@@ -11,6 +11,7 @@ An executed notebook is reused when its source, its parameters, the helper code 
 artifacts it produced still exist (QuantEcon-style execution cache); ``--force`` re-executes.  A failing notebook is kept under ``<executed>/failed/`` for inspection
 and the previous good one is left in place.  Defined on the "Running the book" page.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -140,13 +141,15 @@ def check_parameters(source: Path, params: dict) -> None:
     declared = {p.name: p for c in cells for p in PythonTranslator.inspect(c)}
     unknown = sorted(set(params) - set(declared))
     if unknown:
-        raise ReproError(f"Notebook {source.stem} has no parameter {', '.join(unknown)}; "
-                         f"its parameters are: {', '.join(sorted(declared))}.")
+        raise ReproError(
+            f"Notebook {source.stem} has no parameter {', '.join(unknown)}; "
+            f"its parameters are: {', '.join(sorted(declared))}."
+        )
     device = params.get("device")
     if isinstance(device, str) and device.lower().startswith("cuda"):
         from .training import pick_device
 
-        pick_device(device)   # ReproError before a kernel starts when there is no GPU
+        pick_device(device)  # ReproError before a kernel starts when there is no GPU
     for name, value in params.items():
         try:
             default = ast.literal_eval(declared[name].default)
@@ -156,7 +159,8 @@ def check_parameters(source: Path, params: dict) -> None:
             raise ReproError(
                 f"Parameter {name} of notebook {source.stem} must be of type {type(default).__name__} "
                 f"like its default {declared[name].default}, not {type(value).__name__} {value!r}; "
-                f"fix the profile (profiles/{source.stem}.yml) or the -p value.")
+                f"fix the profile (profiles/{source.stem}.yml) or the -p value."
+            )
 
 
 def _fingerprint(source: Path, params: dict, run: str) -> dict:
@@ -178,8 +182,9 @@ def _cached(output: Path, fingerprint: dict) -> bool:
     return all((Path(p) / "artifact.json").is_file() for p in meta.get("artifacts", []))
 
 
-def execute(source: Path, params: dict, *, force: bool = False, out_dir: Path | None = None,
-            log_output: bool = False) -> tuple[Path, bool]:
+def execute(
+    source: Path, params: dict, *, force: bool = False, out_dir: Path | None = None, log_output: bool = False
+) -> tuple[Path, bool]:
     """Execute one notebook; returns (executed path, whether it actually ran)."""
     import nbformat
     import papermill
@@ -199,8 +204,13 @@ def execute(source: Path, params: dict, *, force: bool = False, out_dir: Path | 
     os.environ["REPRO_NOTEBOOKS"] = str(source.parent.resolve())  # the kernel's code keys (codekey)
     try:
         papermill.execute_notebook(
-            str(source), str(tmp), parameters=params, cwd=str(source.parent),
-            kernel_name="python3", progress_bar=False, log_output=log_output,
+            str(source),
+            str(tmp),
+            parameters=params,
+            cwd=str(source.parent),
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=log_output,
         )
     except papermill.PapermillExecutionError as exc:
         failed = out_dir / "failed"
@@ -224,14 +234,22 @@ def execute(source: Path, params: dict, *, force: bool = False, out_dir: Path | 
     nb = nbformat.read(tmp, as_version=4)
     nb.metadata["repro"] = {**fingerprint, "artifacts": sorted(produced)}
     from .nbpost import clean_executed  # hide parameter cells, one parameters box, no local paths
+
     clean_executed(nb, source.stem)
     nbformat.write(nb, tmp)
     os.replace(tmp, output)
     return output, True
 
 
-def execute_many(paths: list[Path], profile: str, overrides: dict, *, force=False,
-                 out_dir: Path | None = None, log_output=False) -> list[Path]:
+def execute_many(
+    paths: list[Path],
+    profile: str,
+    overrides: dict,
+    *,
+    force=False,
+    out_dir: Path | None = None,
+    log_output=False,
+) -> list[Path]:
     outputs = []
     for source in paths:
         params = {**profile_parameters(source.stem, profile), **overrides}
@@ -246,8 +264,13 @@ def execute_many(paths: list[Path], profile: str, overrides: dict, *, force=Fals
 
 def build_book(root: Path = REPO_ROOT, *, strict: bool = True) -> Path:
     """``jupyter-book build`` of ``root`` into ``root/book/_build`` (``-W --keep-going``)."""
-    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root),
-           "--path-output", str(root / "book")]
+    cmd = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build",
+        str(root),
+        "--path-output",
+        str(root / "book"),
+    ]
     if strict:
         cmd += ["-W", "--keep-going"]
     print("$", " ".join(cmd), flush=True)
@@ -271,14 +294,25 @@ def copy_book_sources(dest: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("targets", nargs="+",
-                        help="notebook(s) (01, 01_bert_cls), all, paper-a, paper-b, book, or record")
+    parser.add_argument(
+        "targets", nargs="+", help="notebook(s) (01, 01_bert_cls), all, paper-a, paper-b, book, or record"
+    )
     parser.add_argument("--profile", default="quick", help="smoke | quick | full | paper (default quick)")
-    parser.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="override one papermill parameter (value parsed as YAML)")
+    parser.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override one papermill parameter (value parsed as YAML)",
+    )
     parser.add_argument("--force", action="store_true", help="re-execute even if unchanged")
-    parser.add_argument("--recompute", action="store_true",
-                        help="delete the selected notebooks' artifacts first (implies --force)")
+    parser.add_argument(
+        "--recompute",
+        action="store_true",
+        help="delete the selected notebooks' artifacts first (implies --force)",
+    )
     parser.add_argument("--log-output", action="store_true", help="stream cell output (progress bars)")
     args = parser.parse_args(argv)
     try:
@@ -292,8 +326,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.recompute:
                 for nb in chosen:
                     shutil.rmtree(artifact_root() / nb.stem, ignore_errors=True)
-            execute_many(chosen, args.profile, overrides, force=args.force or args.recompute,
-                         log_output=args.log_output)
+            execute_many(
+                chosen,
+                args.profile,
+                overrides,
+                force=args.force or args.recompute,
+                log_output=args.log_output,
+            )
         if want_book:
             build_book()
         if want_record:  # results/<profile>.json from the executed notebooks (helpers/record.py)

@@ -6,6 +6,7 @@ standardisation; :func:`make_head` builds one by name.
 They sit on a frozen ImageNet slice (:mod:`helpers.frozen_slices`); the recipes that train them
 are in :mod:`helpers.sentiment_model`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,11 +34,16 @@ class ConvAutoEncoder(nn.Module):
     def __init__(self, in_channels: int, hidden: int = 32, bottleneck: int = 16):
         super().__init__()
         self.encoder = nn.Sequential(
-            nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(hidden, bottleneck, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, hidden, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(hidden, bottleneck, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
         )
         self.decoder = nn.Sequential(
-            nn.ConvTranspose2d(bottleneck, hidden, 2, stride=2), nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(bottleneck, hidden, 2, stride=2),
+            nn.ReLU(inplace=True),
             nn.ConvTranspose2d(hidden, in_channels, 2, stride=2),
         )
 
@@ -48,14 +54,23 @@ class ConvAutoEncoder(nn.Module):
 class DenseClassifier(nn.Module):
     """Three linear layers with ReLU and dropout 0.3 (the paper's dense classifier)."""
 
-    def __init__(self, in_features: int, hidden: tuple[int, int] = (64, 32), num_classes: int = 2,
-                 dropout: float = DROPOUT):
+    def __init__(
+        self,
+        in_features: int,
+        hidden: tuple[int, int] = (64, 32),
+        num_classes: int = 2,
+        dropout: float = DROPOUT,
+    ):
         super().__init__()
         h1, h2 = hidden
         self.net = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(in_features, h1), nn.ReLU(inplace=True), nn.Dropout(dropout),
-            nn.Linear(h1, h2), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(in_features, h1),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(h1, h2),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
             nn.Linear(h2, num_classes),
         )
 
@@ -82,12 +97,22 @@ class SentimentHead(nn.Module):
     and end-to-end training stay equivalent.
     """
 
-    def __init__(self, feature_shape: tuple[int, int, int], *, hidden: int = 32, bottleneck: int = 16,
-                 pool: int | None = None, dense: tuple[int, int] = (64, 32), num_classes: int = 2):
+    def __init__(
+        self,
+        feature_shape: tuple[int, int, int],
+        *,
+        hidden: int = 32,
+        bottleneck: int = 16,
+        pool: int | None = None,
+        dense: tuple[int, int] = (64, 32),
+        num_classes: int = 2,
+    ):
         super().__init__()
         c, h, w = (int(v) for v in feature_shape)
         if min(h, w) < 4:
-            raise ReproError(f"Extractor output {feature_shape} is too small for the auto-encoder (needs >= 4x4).")
+            raise ReproError(
+                f"Extractor output {feature_shape} is too small for the auto-encoder (needs >= 4x4)."
+            )
         self.feature_shape = (c, h, w)
         self.register_buffer("input_mean", torch.zeros(c, h, w))
         self.register_buffer("input_std", torch.ones(c, h, w))
@@ -108,13 +133,15 @@ class SentimentHead(nn.Module):
         for b in batches:
             b = torch.as_tensor(np.asarray(b) if not isinstance(b, torch.Tensor) else b).double().cpu()
             if tuple(b.shape[1:]) != self.feature_shape:
-                raise ReproError(f"Features of shape {tuple(b.shape[1:])} do not match the head's {self.feature_shape}.")
+                raise ReproError(
+                    f"Features of shape {tuple(b.shape[1:])} do not match the head's {self.feature_shape}."
+                )
             n, s1, s2 = n + len(b), s1 + b.sum(0), s2 + (b * b).sum(0)
         if n < 2:
             raise ReproError("fit_input_scaling needs at least two training samples.")
         mean = s1 / n
         std = ((s2 / n - mean * mean).clamp_min(0) * n / (n - 1)).sqrt()
-        std = std.clamp_min(1e-3 * float(std.mean()) + 1e-12)     # constant positions: no blow-up
+        std = std.clamp_min(1e-3 * float(std.mean()) + 1e-12)  # constant positions: no blow-up
         self.input_mean.copy_(mean.float())
         self.input_std.copy_(std.float())
         return self
@@ -145,26 +172,44 @@ class PaperHead(nn.Module):
     padding so that four convolutions fit.  No input standardisation (compare :class:`BookHead`).
     """
 
-    def __init__(self, feature_shape: tuple[int, int, int], *, channels: tuple[int, ...] = (192, 128, 64, 32),
-                 kernel: int = 4, pool: int = 10, dense: tuple[int, int] = (700, 50), num_classes: int = 2,
-                 dropout: float = DROPOUT):
+    def __init__(
+        self,
+        feature_shape: tuple[int, int, int],
+        *,
+        channels: tuple[int, ...] = (192, 128, 64, 32),
+        kernel: int = 4,
+        pool: int = 10,
+        dense: tuple[int, int] = (700, 50),
+        num_classes: int = 2,
+        dropout: float = DROPOUT,
+    ):
         super().__init__()
         c, h, w = (int(v) for v in feature_shape)
         if len(channels) != 4:
-            raise ReproError(f"The paper's auto-encoder has four convolutional layers, got channels={channels}.")
+            raise ReproError(
+                f"The paper's auto-encoder has four convolutional layers, got channels={channels}."
+            )
         self.feature_shape = (c, h, w)
         padding = 0 if min(h, w) >= len(channels) * (kernel - 1) + 1 else "same"
         layers, prev = [], c
         for ch in channels:
-            layers += [nn.Conv2d(prev, ch, kernel, padding=padding), nn.ReLU(inplace=True), nn.BatchNorm2d(ch)]
+            layers += [
+                nn.Conv2d(prev, ch, kernel, padding=padding),
+                nn.ReLU(inplace=True),
+                nn.BatchNorm2d(ch),
+            ]
             prev = ch
         self.autoencoder = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(pool)
         d1, d2 = dense
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(prev * pool * pool, d1), nn.ReLU(inplace=True), nn.Dropout(dropout),
-            nn.Linear(d1, d2), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(prev * pool * pool, d1),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(d1, d2),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
             nn.Linear(d2, num_classes),
         )
         paper_init_(self)
@@ -208,8 +253,16 @@ def paper_init_(module: nn.Module) -> nn.Module:
     return module
 
 
-def diagram_stages(kind: str, feature_shape: tuple[int, int, int], *, text_model: str, extractor: str,
-                   image_px: int, size: int, upsample_mode: str) -> list[tuple[str, str, str]]:
+def diagram_stages(
+    kind: str,
+    feature_shape: tuple[int, int, int],
+    *,
+    text_model: str,
+    extractor: str,
+    image_px: int,
+    size: int,
+    upsample_mode: str,
+) -> list[tuple[str, str, str]]:
     """Figure A5's boxes (notebook 03): ``(label, output size, fixed | frozen | trainable)`` from the
     review to the two logits, with the sizes of a fresh ``kind`` head on ``feature_shape``.
 
@@ -234,16 +287,20 @@ def diagram_stages(kind: str, feature_shape: tuple[int, int, int], *, text_model
             ae_out = tuple(head.autoencoder(torch.zeros(1, *feature_shape)).shape[1:])
             code = tuple(head.autoencoder.encoder(torch.zeros(1, *feature_shape)).shape[1:])
             pooled = tuple(head.pool(torch.zeros(1, *ae_out)).shape[1:])
-            stages += [("standardise\n(train mean / std)", fmt(feature_shape), "fixed"),
-                       ("auto-encoder\nencoder", fmt(code), "trainable"),
-                       ("auto-encoder\ndecoder", fmt(ae_out), "trainable"),
-                       ("flatten", f"{int(np.prod(pooled))} values", "fixed")]
+            stages += [
+                ("standardise\n(train mean / std)", fmt(feature_shape), "fixed"),
+                ("auto-encoder\nencoder", fmt(code), "trainable"),
+                ("auto-encoder\ndecoder", fmt(ae_out), "trainable"),
+                ("flatten", f"{int(np.prod(pooled))} values", "fixed"),
+            ]
         else:
             head.eval()
             ae_out = tuple(head.autoencoder(torch.zeros(1, *feature_shape)).shape[1:])
             pooled = tuple(head.pool(torch.zeros(1, *ae_out)).shape[1:])
-            stages += [("auto-encoder: 4 x\nconv + ReLU + BN", fmt(ae_out), "trainable"),
-                       ("adaptive avg. pool\n+ flatten", f"{int(np.prod(pooled))} values", "fixed")]
+            stages += [
+                ("auto-encoder: 4 x\nconv + ReLU + BN", fmt(ae_out), "trainable"),
+                ("adaptive avg. pool\n+ flatten", f"{int(np.prod(pooled))} values", "fixed"),
+            ]
     return stages + [
         ("dense + ReLU\n+ dropout 0.3", f"{lin[0].in_features} -> {lin[0].out_features}", "trainable"),
         ("dense + ReLU\n+ dropout 0.3", f"{lin[1].in_features} -> {lin[1].out_features}", "trainable"),

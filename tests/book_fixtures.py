@@ -22,7 +22,7 @@ from helpers import run
 
 @dataclass
 class SmokeRun:
-    root: Path                                         # holds _artifacts/, book/executed/, the book sources
+    root: Path  # holds _artifacts/, book/executed/, the book sources
     executed: list[Path] = field(default_factory=list)  # executed notebooks, 01 ... 08
     durations: dict[str, float] = field(default_factory=dict)  # seconds per notebook stem
 
@@ -51,7 +51,9 @@ def copy_run(smoke: SmokeRun, dest: Path) -> SmokeRun:
     """A private copy of the run (artifacts and executed notebooks) under ``dest``."""
     shutil.copytree(smoke.artifacts, dest / "_artifacts", symlinks=True)
     shutil.copytree(smoke.executed_dir, dest / "book" / "executed")
-    return SmokeRun(dest, [dest / "book" / "executed" / p.name for p in smoke.executed], dict(smoke.durations))
+    return SmokeRun(
+        dest, [dest / "book" / "executed" / p.name for p in smoke.executed], dict(smoke.durations)
+    )
 
 
 @pytest.fixture(scope="session")

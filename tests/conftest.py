@@ -7,12 +7,12 @@ slower with two threads fighting over the cores.
 ``REPRO_DATA`` or ``../shared/data``); tests that use it are skipped with a clear reason on a
 machine without it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from book_fixtures import smoke_book, smoke_run  # noqa: F401  (shared slow fixtures)
 
 from helpers import config

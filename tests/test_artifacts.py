@@ -1,5 +1,4 @@
 """The artifact store: keyed by parameters, atomic, resumable (helpers/artifacts.py)."""
-import json
 
 import numpy as np
 import pytest

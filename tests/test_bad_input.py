@@ -6,6 +6,7 @@ test_checksum_mismatch_deletes_the_bad_file), a profile value of the wrong type
 (test_run: test_parameter_of_the_wrong_type_is_refused), ``device: cuda`` without a GPU
 (test_training: test_devices_and_seeding).
 """
+
 import errno
 import io
 import re
@@ -35,7 +36,7 @@ CAPTIONS = {f"cvpr/text_c10/001.Bird/img_{i}.txt": b"a small bird\nwith a red he
 def test_truncated_image_tar(tmp_path):
     good = _tar(tmp_path / "good.tar", IMAGES)
     bad = tmp_path / "bad.tar"
-    bad.write_bytes(good.read_bytes()[:7000])          # cut inside the second image
+    bad.write_bytes(good.read_bytes()[:7000])  # cut inside the second image
     with pytest.raises(ReproError, match=re.escape(str(bad)) + r".*corrupt, truncated") as err:
         image_archive.TarImageStore(bad)
     assert "\n" not in str(err.value)
@@ -53,7 +54,7 @@ def test_damaged_caption_archive(tmp_path, damage):
     good = _tar(tmp_path / "c.tar.gz", CAPTIONS, mode="w:gz").read_bytes()
     bad = tmp_path / "bad.tar.gz"
     if damage == "truncated":
-        bad.write_bytes(good[:len(good) // 2])
+        bad.write_bytes(good[: len(good) // 2])
     else:  # flip bytes in the middle of the compressed stream
         bad.write_bytes(good[:40] + bytes(b ^ 0xFF for b in good[40:80]) + good[80:])
     with pytest.raises(ReproError, match=re.escape(str(bad)) + r".*corrupt or truncated"):
@@ -63,7 +64,7 @@ def test_damaged_caption_archive(tmp_path, damage):
 def test_truncated_compressed_archive_leaves_no_half_extraction(tmp_path):
     good = _tar(tmp_path / "a.tgz", IMAGES, mode="w:gz").read_bytes()
     bad = tmp_path / "bad.tgz"
-    bad.write_bytes(good[:len(good) // 2])
+    bad.write_bytes(good[: len(good) // 2])
     with pytest.raises(ReproError, match="corrupt or truncated, delete it and download it again"):
         download.extract_once(bad, tmp_path / "out" / "bad")
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
@@ -79,8 +80,15 @@ def test_wrong_checksum_of_a_local_file(tmp_path):
 
 
 def _image_set(keys):
-    table = pd.DataFrame({"image_id": range(len(keys)), "image": keys, "class_id": 0,
-                          "class_name": "Bird", "official_split": "train"})
+    table = pd.DataFrame(
+        {
+            "image_id": range(len(keys)),
+            "image": keys,
+            "class_id": 0,
+            "class_name": "Bird",
+            "official_split": "train",
+        }
+    )
     store = image_archive.FolderImageStore.__new__(image_archive.FolderImageStore)
     return image_archive.ImageSet("cub", table, store, ["Bird"], source="/data/cub")
 
@@ -88,13 +96,17 @@ def _image_set(keys):
 def test_caption_for_a_missing_image(tmp_path):
     src = _tar(tmp_path / "c.tar.gz", CAPTIONS, mode="w:gz")
     captions = image_archive.read_captions(src, lambda cls, stem: f"{cls}/{stem}")
-    _image_set([f"001.Bird/img_{i}" for i in range(3)]).check_captions(captions)   # all match
-    with pytest.raises(ReproError, match=r"1 of 3 cub captions \(e.g. for '001.Bird/img_2'\) name images "
-                                         r"that are not in /data/cub"):
+    _image_set([f"001.Bird/img_{i}" for i in range(3)]).check_captions(captions)  # all match
+    with pytest.raises(
+        ReproError,
+        match=r"1 of 3 cub captions \(e.g. for '001.Bird/img_2'\) name images "
+        r"that are not in /data/cub",
+    ):
         _image_set([f"001.Bird/img_{i}" for i in range(2)]).check_captions(captions)
 
 
 # --------------------------------------------------------------------------- a full disk
+
 
 def _full_disk(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
@@ -103,13 +115,16 @@ def _full_disk(*args, **kwargs):
 def test_full_disk_inside_the_build_keeps_nothing(tmp_path, monkeypatch):
     art = artifacts.Artifact("04_t", {"n": 1}, run="q", root=tmp_path)
     monkeypatch.setattr(np, "save", _full_disk)
-    with pytest.raises(ReproError, match=r"No space left on the device while writing the artifact of 04_t "
-                                         r"\(No space left on device\); nothing was kept"):
+    with pytest.raises(
+        ReproError,
+        match=r"No space left on the device while writing the artifact of 04_t "
+        r"\(No space left on device\); nothing was kept",
+    ):
         with art.build() as tmp:
             (tmp / "small.txt").write_text("written before the disk filled up")
             np.save(tmp / "big.npy", np.zeros(10))
     assert not art.exists() and not art.path.exists()
-    assert list(art.path.parent.iterdir()) == []          # no temporary folder either
+    assert list(art.path.parent.iterdir()) == []  # no temporary folder either
     with pytest.raises(ReproError, match="No finished artifact"):
         artifacts.latest("q", "04_t", root=tmp_path)
 
@@ -135,7 +150,7 @@ def test_full_disk_writing_the_marker_keeps_nothing(tmp_path, monkeypatch):
 def test_full_disk_during_a_chunk_leaves_no_half_chunk(tmp_path, monkeypatch):
     def half_save(path, arr):
         with open(path, "wb") as f:
-            f.write(b"\x93NUMPY half")   # the disk fills up after a few bytes
+            f.write(b"\x93NUMPY half")  # the disk fills up after a few bytes
         _full_disk()
 
     monkeypatch.setattr(np, "save", half_save)

@@ -1,5 +1,6 @@
 """Every notebook executes in the smoke profile, its numbers pass the book's checks
 (helpers/checks.py), and the book builds with -W (slow)."""
+
 import json
 import os
 import random
@@ -8,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -54,8 +54,13 @@ def test_notebook_executes_in_smoke_profile(executed, index):
     assert nb.metadata["repro"]["params"]["profile"] == "smoke"
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
-    glued = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-             if o.get("metadata", {}).get("scrapbook")]
+    glued = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.get("metadata", {}).get("scrapbook")
+    ]
     assert glued, "every notebook glues at least one figure or table"
 
 
@@ -90,7 +95,7 @@ def test_table_a1_names_each_rows_recipe(executed):
 
 # --------------------------------------------------------------------------- interruption (item 5)
 
-TIMINGS = ("seconds", "fit_s")   # wall-clock columns (and pandas' "fit_s.1" ...): never equal between runs
+TIMINGS = ("seconds", "fit_s")  # wall-clock columns (and pandas' "fit_s.1" ...): never equal between runs
 
 
 def _tables(store: Path, stem: str) -> dict:
@@ -115,8 +120,11 @@ def _tables(store: Path, stem: str) -> dict:
 
 def _glued_tables(executed_notebook: Path) -> dict:
     """The tables a notebook glued into the book (for a notebook that stores no artifact)."""
-    return {f"glued/{name}": checks.html_table(bundle["text/html"])
-            for name, bundle in checks.glued_outputs(executed_notebook).items() if "text/html" in bundle}
+    return {
+        f"glued/{name}": checks.html_table(bundle["text/html"])
+        for name, bundle in checks.glued_outputs(executed_notebook).items()
+        if "text/html" in bundle
+    }
 
 
 def _assert_same(a, b, where: str):
@@ -126,7 +134,9 @@ def _assert_same(a, b, where: str):
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6, obj=where)
     elif isinstance(b, np.ndarray):
         assert a.shape == b.shape and a.dtype == b.dtype, where
-        np.testing.assert_allclose(a.astype(np.float64), b.astype(np.float64), rtol=1e-5, atol=1e-6, err_msg=where)
+        np.testing.assert_allclose(
+            a.astype(np.float64), b.astype(np.float64), rtol=1e-5, atol=1e-6, err_msg=where
+        )
     elif isinstance(b, dict):
         assert sorted(a) == sorted(b), where
         for k in b:
@@ -143,8 +153,9 @@ def _assert_same(a, b, where: str):
 
 
 @pytest.mark.parametrize("index", range(8), ids=[f"nb{i + 1:02d}" for i in range(8)])
-def test_sigkill_inside_a_notebook_then_rerun_gives_the_same_tables(executed, durations, book_root,
-                                                                    tmp_path, index):
+def test_sigkill_inside_a_notebook_then_rerun_gives_the_same_tables(
+    executed, durations, book_root, tmp_path, index
+):
     """Kill the runner (and its kernel) with SIGKILL at a seeded random point inside the notebook,
     run it again: no half-written artifact, and the tables equal the uninterrupted run's."""
     nb = run.notebooks()[index]
@@ -153,23 +164,36 @@ def test_sigkill_inside_a_notebook_then_rerun_gives_the_same_tables(executed, du
     assert reference, f"{nb.stem} stored and glued no table"
     store = tmp_path / "_artifacts"
     shutil.copytree(ref_store, store, symlinks=True)
-    for done in list((store / "runs" / "smoke").glob(f"{nb.stem}*.json")):   # this notebook never ran
+    for done in list((store / "runs" / "smoke").glob(f"{nb.stem}*.json")):  # this notebook never ran
         done.unlink()
     shutil.rmtree(store / nb.stem, ignore_errors=True)
-    env = {**os.environ, "REPRO_ARTIFACTS": str(store), "REPRO_EXECUTED": str(tmp_path / "executed"),
-           "PYTHONPATH": str(run.REPO_ROOT)}
+    env = {
+        **os.environ,
+        "REPRO_ARTIFACTS": str(store),
+        "REPRO_EXECUTED": str(tmp_path / "executed"),
+        "PYTHONPATH": str(run.REPO_ROOT),
+    }
     cmd = [sys.executable, "-m", "helpers.run", nb.stem, "--profile", "smoke"]
     delay = random.Random(f"issue9-{nb.stem}").uniform(0.25, 0.9) * (durations[nb.stem] + 3)
-    proc = subprocess.Popen(cmd, env=env, cwd=run.REPO_ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        cwd=run.REPO_ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         proc.wait(timeout=delay)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)   # the runner and its papermill kernel, at once
+        os.killpg(proc.pid, signal.SIGKILL)  # the runner and its papermill kernel, at once
         proc.wait()
     folder = store / nb.stem
-    half = [p for p in (folder.rglob("*") if folder.is_dir() else [])
-            if p.is_dir() and re.fullmatch(r"[0-9a-f]{12}", p.name) and not (p / "artifact.json").is_file()]
+    half = [
+        p
+        for p in (folder.rglob("*") if folder.is_dir() else [])
+        if p.is_dir() and re.fullmatch(r"[0-9a-f]{12}", p.name) and not (p / "artifact.json").is_file()
+    ]
     assert not half, f"half-written artifact folders after SIGKILL: {half}"
     done = subprocess.run(cmd, env=env, cwd=run.REPO_ROOT, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -1,4 +1,5 @@
 """The book's number checks fail on deliberately broken tables (helpers/checks.py)."""
+
 import json
 
 import numpy as np
@@ -10,10 +11,15 @@ from helpers import checks, retrieval
 
 
 def _b1(here_top1=0.3, here_top5=0.6, rows=2):
-    ours = pd.DataFrame({m: [here_top1 if m == "top1" else here_top5 if m == "top5" else 0.2] * rows
-                         for m in retrieval.METRICS},
-                        index=pd.MultiIndex.from_tuples(
-                            [("TF-IDF", "VGG"), ("TF-IDF", "ResNet")][:rows], names=["text", "image"]))
+    ours = pd.DataFrame(
+        {
+            m: [here_top1 if m == "top1" else here_top5 if m == "top5" else 0.2] * rows
+            for m in retrieval.METRICS
+        },
+        index=pd.MultiIndex.from_tuples(
+            [("TF-IDF", "VGG"), ("TF-IDF", "ResNet")][:rows], names=["text", "image"]
+        ),
+    )
     return retrieval.side_by_side(ours, "cub").round(3)
 
 
@@ -39,11 +45,14 @@ def test_good_tables_pass():
     assert checks.side_filled(t, "B1") == []
 
 
-@pytest.mark.parametrize("top1, top5, expected", [
-    (1.7, 1.9, "outside [0, 1]"),
-    (-0.1, 0.5, "outside [0, 1]"),
-    (0.6, 0.3, "Top-5 0.3 < Top-1 0.6"),
-])
+@pytest.mark.parametrize(
+    "top1, top5, expected",
+    [
+        (1.7, 1.9, "outside [0, 1]"),
+        (-0.1, 0.5, "outside [0, 1]"),
+        (0.6, 0.3, "Top-5 0.3 < Top-1 0.6"),
+    ],
+)
 def test_wrong_retrieval_numbers_fail(top1, top5, expected):
     problems = checks.retrieval_table(_roundtrip(_b1(top1, top5)), "B1")
     assert any(expected in p for p in problems), problems
@@ -59,8 +68,12 @@ def test_nan_where_data_exists_fails():
 
 
 def test_empty_cub_side_fails():
-    empty = retrieval.side_by_side(pd.DataFrame(columns=list(retrieval.METRICS), index=pd.MultiIndex.from_tuples(
-        [], names=["text", "image"])), "cub")
+    empty = retrieval.side_by_side(
+        pd.DataFrame(
+            columns=list(retrieval.METRICS), index=pd.MultiIndex.from_tuples([], names=["text", "image"])
+        ),
+        "cub",
+    )
     problems = checks.side_filled(_roundtrip(empty), "Table B1 (CUB)")
     assert problems == ["Table B1 (CUB): no row has this run's (`here`) numbers"]
 
@@ -75,10 +88,15 @@ def test_chance_baseline_missing_wrong_or_not_shown_fails():
 
 
 def test_table_a1_checks():
-    good = pd.DataFrame({"paper's model": ["alexnet", "(not in the paper)"], "recipe": ["paper", "logistic regression (book's probe)"],
-                         "val. acc., final epoch": ["0.712 ± 0.010", "0.74"],
-                         "val. acc., authors' cumulative": ["0.690 ± 0.012", "–"],
-                         "test acc.": ["no test part (split: paper)", "0.70"]})
+    good = pd.DataFrame(
+        {
+            "paper's model": ["alexnet", "(not in the paper)"],
+            "recipe": ["paper", "logistic regression (book's probe)"],
+            "val. acc., final epoch": ["0.712 ± 0.010", "0.74"],
+            "val. acc., authors' cumulative": ["0.690 ± 0.012", "–"],
+            "test acc.": ["no test part (split: paper)", "0.70"],
+        }
+    )
     assert checks.recipes_named(_roundtrip(good)) == []
     assert checks.table_a1_accuracies(_roundtrip(good)) == []
     no_recipe = good.drop(columns="recipe")
@@ -96,39 +114,71 @@ def test_table_a1_checks():
 
 def test_book_problems_reads_executed_notebooks_and_artifacts(tmp_path):
     """The whole check on a fake run: one broken number in each place is reported."""
+
     def glue_cell(name, df=None, text=None):
-        data = ({"application/papermill.record/text/html": df.to_html(),
-                 "application/papermill.record/text/plain": repr(df)} if df is not None
-                else {"application/papermill.record/text/plain": text})
-        out = new_output("display_data", data=data, metadata={"scrapbook": {"name": name, "mime_prefix":
-                                                                           "application/papermill.record/"}})
+        data = (
+            {
+                "application/papermill.record/text/html": df.to_html(),
+                "application/papermill.record/text/plain": repr(df),
+            }
+            if df is not None
+            else {"application/papermill.record/text/plain": text}
+        )
+        out = new_output(
+            "display_data",
+            data=data,
+            metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}},
+        )
         cell = new_code_cell("glue")
         cell.outputs = [out]
         return cell
 
-    a1 = pd.DataFrame({"recipe": ["paper"], "val. acc., final epoch": ["0.71 ± 0.01"],
-                       "val. acc., authors' cumulative": ["0.69"], "test acc.": ["0.70"]})
+    a1 = pd.DataFrame(
+        {
+            "recipe": ["paper"],
+            "val. acc., final epoch": ["0.71 ± 0.01"],
+            "val. acc., authors' cumulative": ["0.69"],
+            "test acc.": ["0.70"],
+        }
+    )
     nb04, nb07 = tmp_path / "04.ipynb", tmp_path / "07.ipynb"
     nb04.write_text(json.dumps(new_notebook(cells=[glue_cell("a-table1", a1)])))
-    b2 = retrieval.side_by_side(pd.DataFrame(columns=list(retrieval.METRICS), index=pd.MultiIndex.from_tuples(
-        [], names=["text", "image"])), "flowers")
-    nb07.write_text(json.dumps(new_notebook(cells=[glue_cell("b-table1", _b1()), glue_cell("b-table2", b2),
-                                                   glue_cell("b-07-chance-cub", text="'0.050'")])))
+    b2 = retrieval.side_by_side(
+        pd.DataFrame(
+            columns=list(retrieval.METRICS), index=pd.MultiIndex.from_tuples([], names=["text", "image"])
+        ),
+        "flowers",
+    )
+    nb07.write_text(
+        json.dumps(
+            new_notebook(
+                cells=[
+                    glue_cell("b-table1", _b1()),
+                    glue_cell("b-table2", b2),
+                    glue_cell("b-07-chance-cub", text="'0.050'"),
+                ]
+            )
+        )
+    )
     art04, art07 = tmp_path / "a04", tmp_path / "a07"
     art04.mkdir(), art07.mkdir()
     pd.DataFrame({"row": ["alexnet"], "seed": [0], "val_acc": [0.7], "test_acc": [0.69]}).to_csv(
-        art04 / "results.csv", index=False)
+        art04 / "results.csv", index=False
+    )
     (art07 / "info.json").write_text(json.dumps({"chance_top1": {"cub": 0.05, "flowers": None}}))
-    metrics = pd.DataFrame({"text": ["tfidf"], "image": ["vgg11_bn"], **{m: [0.3] for m in retrieval.METRICS}})
+    metrics = pd.DataFrame(
+        {"text": ["tfidf"], "image": ["vgg11_bn"], **{m: [0.3] for m in retrieval.METRICS}}
+    )
     metrics.to_csv(art07 / "metrics_cub.csv", index=False)
-    pd.DataFrame().to_csv(art07 / "metrics_flowers.csv", index=False)   # no flower captions: empty file
+    pd.DataFrame().to_csv(art07 / "metrics_flowers.csv", index=False)  # no flower captions: empty file
     executed = {"04_sentiment_training": nb04, "07_retrieval": nb07}
     arts = {"04_sentiment_training": art04, "07_retrieval": art07}
     assert checks.book_problems(executed, arts) == []
 
     metrics.assign(top5=[0.1]).to_csv(art07 / "metrics_cub.csv", index=False)
     pd.DataFrame({"row": ["alexnet"], "seed": [0], "val_acc": [1.3], "test_acc": [0.69]}).to_csv(
-        art04 / "results.csv", index=False)
+        art04 / "results.csv", index=False
+    )
     problems = checks.book_problems(executed, arts)
     assert any("metrics_cub.csv: Top-5 0.1 < Top-1 0.3" in p for p in problems), problems
     assert any("results.csv: val_acc = 1.3" in p for p in problems), problems

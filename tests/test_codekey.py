@@ -3,6 +3,7 @@
 Small generated helper packages and notebooks in temporary folders, plus the real notebooks
 against a copy of the real helper package.
 """
+
 import shutil
 import textwrap
 
@@ -25,7 +26,7 @@ def f(x):
 def h(x):
     return x - 1
 '''
-BETA = '''
+BETA = """
 from . import gamma
 
 SCALE = 3
@@ -33,18 +34,22 @@ SCALE = 3
 
 def g(x):
     return x * SCALE
-'''
-GAMMA = '''
+"""
+GAMMA = """
 def unrelated(x):
     return x + 100
-'''
-NB_A = ["from helpers import alpha\nfrom helpers import artifacts",
-        "value = alpha.f(2)",
-        "art = artifacts.Artifact('01_a', {'n': 1}, run='r')\nwith art.build() as tmp:\n    pass",
-        "print(alpha.h(value))   # after the build: cannot change the artifact"]
-NB_B = ["from helpers.beta import g\nfrom helpers import artifacts",
-        "up = artifacts.latest('r', '01_a')\nart = artifacts.Artifact('02_b', {}, run='r', upstream=[up])\n"
-        "with art.build() as tmp:\n    pass"]
+"""
+NB_A = [
+    "from helpers import alpha\nfrom helpers import artifacts",
+    "value = alpha.f(2)",
+    "art = artifacts.Artifact('01_a', {'n': 1}, run='r')\nwith art.build() as tmp:\n    pass",
+    "print(alpha.h(value))   # after the build: cannot change the artifact",
+]
+NB_B = [
+    "from helpers.beta import g\nfrom helpers import artifacts",
+    "up = artifacts.latest('r', '01_a')\nart = artifacts.Artifact('02_b', {}, run='r', upstream=[up])\n"
+    "with art.build() as tmp:\n    pass",
+]
 
 
 def _notebook(path, cells):
@@ -86,13 +91,13 @@ def test_dependencies_are_followed_function_by_function(fake):
     deps = {d for d in codekey.notebook_dependencies(nbs / "01_a.ipynb") if d[0] != "__init__"}
     assert deps == {("alpha", "f"), ("beta", "g"), ("beta", "SCALE")}  # not h, not gamma
     deps_all = codekey.notebook_dependencies(nbs / "01_a.ipynb", until_last_build=False)
-    assert ("alpha", "h") in deps_all   # used after the build: the runner's cache counts it
+    assert ("alpha", "h") in deps_all  # used after the build: the runner's cache counts it
 
 
 def test_changing_a_used_function_changes_its_notebook_and_every_downstream_key(fake):
     pkg, nbs, store = fake
     a0, b0 = _keys(store)
-    _edit(pkg / "beta.py", "SCALE = 3", "SCALE = 4")   # reached through alpha.f -> beta.g
+    _edit(pkg / "beta.py", "SCALE = 3", "SCALE = 4")  # reached through alpha.f -> beta.g
     a1, b1 = _keys(store)
     assert a1 != a0 and b1 != b0
     _edit(pkg / "alpha.py", "x * 2", "x * 5")
@@ -112,19 +117,19 @@ def test_changing_notebook_code_changes_the_key_but_cells_after_the_build_do_not
 def test_unrelated_code_and_docstring_or_comment_edits_change_nothing(fake):
     pkg, nbs, store = fake
     before = _keys(store)
-    _edit(pkg / "gamma.py", "x + 100", "x + 101")              # a module nobody uses
-    _edit(pkg / "alpha.py", "return x - 1", "return x - 2")    # a function 01_a uses only after its build
+    _edit(pkg / "gamma.py", "x + 100", "x + 101")  # a module nobody uses
+    _edit(pkg / "alpha.py", "return x - 1", "return x - 2")  # a function 01_a uses only after its build
     _edit(pkg / "alpha.py", '"""Double, then g."""', '"""Double the input, then apply g (edited)."""')
     _edit(pkg / "alpha.py", "# a comment", "# another comment\n    # and one more line")
     _edit(pkg / "alpha.py", '"""Module alpha."""', '"""Module alpha, documented at length."""')
-    (pkg / "delta.py").write_text("def new():\n    return 1\n")   # a new module
+    (pkg / "delta.py").write_text("def new():\n    return 1\n")  # a new module
     assert _keys(store) == before
 
 
 def test_an_artifact_without_a_notebook_is_keyed_by_parameters(fake, tmp_path):
     a = artifacts.Artifact("09_none", {"n": 1}, run="r", root=tmp_path)
     assert a.code is None and a.key == artifacts.params_key({"n": 1})
-    b = artifacts.Artifact("01_a/sub", {"n": 1}, run="r", root=tmp_path)   # sub-step: 01_a.ipynb
+    b = artifacts.Artifact("01_a/sub", {"n": 1}, run="r", root=tmp_path)  # sub-step: 01_a.ipynb
     assert b.code == codekey.notebook_code_key(fake[1] / "01_a.ipynb")
     with b.build():
         pass
@@ -140,10 +145,11 @@ def test_magics_and_injected_parameters_do_not_break_or_change_the_key(fake):
     assert _keys(store)[0] == a0
     nb.cells.insert(1, new_code_cell("%matplotlib inline\n!ls"))
     nbformat.write(nb, nbs / "01_a.ipynb")
-    assert _keys(store)[0] != a0   # a new cell is new code, and it parses
+    assert _keys(store)[0] != a0  # a new cell is new code, and it parses
 
 
 # --------------------------------------------------------------------------- the real notebooks
+
 
 @pytest.fixture
 def real_copy(tmp_path, monkeypatch):
@@ -165,22 +171,26 @@ def test_real_notebooks_depend_on_the_helpers_they_call(real_copy):
         pytest.skip("notebook 04 not present")
     deps = codekey.notebook_dependencies(nbs["04_sentiment_training"])
     assert ("sentiment_model", "train_head") in deps
-    assert ("training", "fit") in deps   # reached through sentiment_model, not named in 04
+    assert ("training", "fit") in deps  # reached through sentiment_model, not named in 04
     assert not any(m == "data_cub" for m, _ in deps)
-    assert not any(s in {"Artifact", "latest"} for _, s in deps)   # the store's plumbing is left out
+    assert not any(s in {"Artifact", "latest"} for _, s in deps)  # the store's plumbing is left out
 
 
 def test_real_notebooks_keys_follow_a_helper_change(real_copy):
     before = _real_keys()
     fit_doc = '"""Train ``model`` for ``epochs`` epochs; returns the history dict.'
     _edit(real_copy / "training.py", fit_doc, fit_doc + " (an edited docstring)")
-    _edit(real_copy / "training.py", "    loss_fn = loss_fn or nn.CrossEntropyLoss()\n    device = pick_device(device)\n"
-          "    model.to(device)\n", "    # a new comment\n    loss_fn = loss_fn or nn.CrossEntropyLoss()\n"
-          "    device = pick_device(device)\n    model.to(device)\n")
+    _edit(
+        real_copy / "training.py",
+        "    loss_fn = loss_fn or nn.CrossEntropyLoss()\n    device = pick_device(device)\n"
+        "    model.to(device)\n",
+        "    # a new comment\n    loss_fn = loss_fn or nn.CrossEntropyLoss()\n"
+        "    device = pick_device(device)\n    model.to(device)\n",
+    )
     assert _real_keys() == before
     helpers_before = {nb.stem: run.helpers_fingerprint(nb) for nb in run.notebooks()}
 
-    _edit(real_copy / "training.py", "AUX_WEIGHT = 0.4", "AUX_WEIGHT = 0.5")   # used by fit
+    _edit(real_copy / "training.py", "AUX_WEIGHT = 0.4", "AUX_WEIGHT = 0.5")  # used by fit
     after = _real_keys()
     changed = sorted(k for k in before if before[k] != after[k])
     assert {"04_sentiment_training", "06_finetune_encoders"} <= set(changed)

@@ -1,4 +1,5 @@
 """The profiles (helpers/config.py, profiles/*.yml): the `full` profile exists and says what it runs."""
+
 import yaml
 
 from helpers import config, run
@@ -28,7 +29,7 @@ def test_full_profile_runs_all_the_data_on_both_cores():
     assert a1["include_random_control"] and a1["linear_probe"] and len(a1["seeds"]) >= 2
     assert _profiles("03_feature_extractors")["full"]["random_control"]
     for stem in ("01_bert_cls", "03_feature_extractors", "04_sentiment_training", "06_finetune_encoders"):
-        assert _profiles(stem)["full"]["cpu_threads"] == 2, stem   # one notebook at a time: both cores
+        assert _profiles(stem)["full"]["cpu_threads"] == 2, stem  # one notebook at a time: both cores
 
 
 def test_full_profile_states_its_cuts():

@@ -1,5 +1,6 @@
 """helpers.data_cub / data_flowers / image_archive on the real shared data and on tiny official
 layouts built in tmp_path."""
+
 from __future__ import annotations
 
 import pickle
@@ -36,6 +37,7 @@ def cub_captions(shared_data):
 
 
 # --- real shared data ---------------------------------------------------------------------
+
 
 def test_cub_table(cub):
     t = cub.table
@@ -77,10 +79,12 @@ def test_flowers_table_and_images(flowers):
     assert t["class_id"].min() == 0 and t["class_id"].max() == 101
     assert t["official_split"].value_counts().to_dict() == {"test": 6149, "train": 1020, "val": 1020}
     assert t.groupby("official_split")["class_id"].nunique().to_dict() == {
-        "train": 102, "val": 102, "test": 102}
+        "train": 102,
+        "val": 102,
+        "test": 102,
+    }
     first = t.iloc[0]
-    assert (first["image"], first["class_id"], first["class_name"]) == (
-        "image_00001", 76, "passion flower")
+    assert (first["image"], first["class_id"], first["class_name"]) == ("image_00001", 76, "passion flower")
     assert flowers.class_names[0] == "pink primrose"
     for key in ("image_00001", "image_08189"):
         image = flowers.open_image(key)
@@ -109,8 +113,12 @@ def test_data_source_root_works_for_every_loader(shared_data, cub, flowers):
 
 def test_image_dataset_with_worker_processes(cub):
     rows = cub.table.iloc[::1000]
-    ds = ImageDataset(cub, rows["image"], rows["class_id"],
-                      lambda im: torch.from_numpy(np.array(im.resize((32, 32)))).permute(2, 0, 1))
+    ds = ImageDataset(
+        cub,
+        rows["image"],
+        rows["class_id"],
+        lambda im: torch.from_numpy(np.array(im.resize((32, 32)))).permute(2, 0, 1),
+    )
     assert len(ds) == len(rows)
     x, y = ds[1]
     assert x.shape == (3, 32, 32) and y == rows["class_id"].iloc[1]
@@ -161,6 +169,7 @@ def test_wrong_folders(tmp_path):
 
 
 # --- official layouts built in tmp_path ---------------------------------------------------
+
 
 def _jpg(path, color, size=(40, 30)):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -249,8 +258,10 @@ def official_flowers(tmp_path):
     for i in range(1, labels.size + 1):
         _jpg(root / "jpg" / f"image_{i:05d}.jpg", (30 * i, 0, 0), size=(50, 40))
     savemat(root / "imagelabels.mat", {"labels": labels})
-    savemat(root / "setid.mat", {"trnid": np.array([[2, 3, 4]]), "valid": np.array([[1, 5]]),
-                                 "tstid": np.array([[6, 7]])})
+    savemat(
+        root / "setid.mat",
+        {"trnid": np.array([[2, 3, 4]]), "valid": np.array([[1, 5]]), "tstid": np.array([[6, 7]])},
+    )
     return root
 
 
@@ -258,8 +269,7 @@ def test_official_flowers_folder_and_tgz(official_flowers, tmp_path, monkeypatch
     monkeypatch.setenv("REPRO_CACHE", str(tmp_path / "cache"))
     a = data_flowers.load_flowers(official_flowers)
     assert a.table["class_id"].tolist() == [2, 0, 1, 2, 0, 1, 0]
-    assert a.table["official_split"].tolist() == ["val", "train", "train", "train", "val",
-                                                  "test", "test"]
+    assert a.table["official_split"].tolist() == ["val", "train", "train", "train", "val", "test", "test"]
     assert a.class_names == ["class_001", "class_002", "class_003"]  # no cat_to_name.json
     assert a.open_image("image_00003").size == (50, 40)
     (official_flowers / "cat_to_name.json").write_text('{"1": "rose", "2": "lily", "3": "iris"}')
@@ -277,9 +287,11 @@ def test_flower_captions_when_present(tmp_path):
     cap.parent.mkdir(parents=True)
     cap.write_text("this flower has pink petals\n\nthe petals are wide\n")
     assert data_flowers.load_flowers_captions(tmp_path) == {
-        "image_06734": ["this flower has pink petals", "the petals are wide"]}
+        "image_06734": ["this flower has pink petals", "the petals are wide"]
+    }
     archive = tmp_path / "cvpr2016_flowers.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tmp_path / "text_c10", arcname="cvpr2016_flowers/text_c10")
     assert data_flowers.load_flowers_captions(archive) == data_flowers.load_flowers_captions(
-        tmp_path / "text_c10")
+        tmp_path / "text_c10"
+    )

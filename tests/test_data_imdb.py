@@ -1,4 +1,5 @@
 """helpers.data_imdb on the real shared IMDB archive and on small layouts built in tmp_path."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """DeepInsight (notebook 02_deepinsight): the paper's t-SNE, the corrected bounding rectangle,
 the fast transform identical to pyDeepInsight's, the two splits."""
+
 import numpy as np
 import pytest
 
@@ -18,8 +19,9 @@ def test_images_identical_to_pydeepinsight_with_its_rectangle():
 
     x = _matrix()
     train, test = x[:30], x[30:]
-    ours = deepinsight.DeepInsight(pixels=12, seed=7, perplexity=5,
-                                   bounding_rectangle="pydeepinsight").fit(train)
+    ours = deepinsight.DeepInsight(pixels=12, seed=7, perplexity=5, bounding_rectangle="pydeepinsight").fit(
+        train
+    )
 
     scaler = Norm2Scaler()
     ref = ImageTransformer(feature_extractor=deepinsight.make_tsne(7, perplexity=5), pixels=12)
@@ -39,8 +41,13 @@ def test_paper_tsne_recipe():
     assert deepinsight.PAPER_TSNE["metric"] == "euclidean"
     assert deepinsight.PAPER_TSNE["random_state"] == 1701
     tsne = deepinsight.make_tsne()
-    assert (tsne.metric, tsne.init, tsne.learning_rate, tsne.perplexity, tsne.random_state) == \
-        ("euclidean", "random", 200.0, 30.0, 1701)
+    assert (tsne.metric, tsne.init, tsne.learning_rate, tsne.perplexity, tsne.random_state) == (
+        "euclidean",
+        "random",
+        200.0,
+        30.0,
+        1701,
+    )
     di = deepinsight.DeepInsight()
     assert (di.metric, di.init, di.learning_rate, di.seed) == ("euclidean", "random", 200.0, 1701)
     assert deepinsight.make_tsne(metric="cosine").metric == "cosine"
@@ -77,16 +84,17 @@ def test_pydeepinsight_rectangle_is_wrong(angle, library_area):
 
 def test_corrected_layout_differs_only_by_the_rectangle():
     x = _matrix(n=40, d=80, seed=3)
-    lib = deepinsight.DeepInsight(pixels=10, seed=2, perplexity=5,
-                                  bounding_rectangle="pydeepinsight").fit(x)
+    lib = deepinsight.DeepInsight(pixels=10, seed=2, perplexity=5, bounding_rectangle="pydeepinsight").fit(x)
     cor = lib.with_rectangle("corrected")
     assert cor.embedding is lib.embedding and cor.scaler is lib.scaler
     _, rot_lib = deepinsight.library_bounding_rectangle(lib.embedding)
     _, rot_cor = deepinsight.minimum_bounding_rectangle(lib.embedding)
     np.testing.assert_allclose(lib.transformer._xrot, lib.embedding @ rot_lib.T, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(cor.transformer._xrot, lib.embedding @ rot_cor.T, rtol=1e-5, atol=1e-4)
-    assert (deepinsight.rectangle_area(lib.embedding, rot_cor)
-            <= deepinsight.rectangle_area(lib.embedding, rot_lib) + 1e-9)
+    assert (
+        deepinsight.rectangle_area(lib.embedding, rot_cor)
+        <= deepinsight.rectangle_area(lib.embedding, rot_lib) + 1e-9
+    )
     with pytest.raises(ReproError, match="bounding_rectangle"):
         deepinsight.DeepInsight(bounding_rectangle="tight")
 
@@ -97,16 +105,18 @@ def test_fast_transform_equals_library_transform_exactly():
     range (NaN path) and a chunk size that splits the rows unevenly."""
     rng = np.random.default_rng(5)
     x = (rng.standard_t(3, size=(300, 6, 64)) * rng.uniform(0.1, 5, size=(1, 6, 64))).astype(np.float32)
-    x[:, 2, 7] += 40.0                                   # one outlier dimension, as in BERT
+    x[:, 2, 7] += 40.0  # one outlier dimension, as in BERT
+
     class RandomLayout:
         def fit_transform(self, xt):
             return np.random.default_rng(0).normal(size=(xt.shape[0], 2)) * [3, 1]
+
     for rect in deepinsight.BOUNDING_RECTANGLES:
         di = deepinsight.DeepInsight(pixels=9, bounding_rectangle=rect, chunk_rows=70)
         di.fit(x[:200], feature_extractor=RandomLayout())
         assert di.feature_density().max() >= 8
         rest = x[200:].copy()
-        rest[::3, 0, ::4] -= 100.0                        # far below the fitted minimum
+        rest[::3, 0, ::4] -= 100.0  # far below the fitted minimum
         fast, ref = di.transform(rest), di.transform_reference(rest)
         assert fast.dtype == ref.dtype == np.float32
         assert np.array_equal(fast, ref)
@@ -151,12 +161,14 @@ def test_pixel_probe_reads_a_planted_pixel():
     images[:, 2, 3] += labels * 2.0
     acc = deepinsight.pixel_probe(images, labels, np.arange(150), np.arange(150, 200))
     assert acc > 0.95
-    noise = deepinsight.pixel_probe(rng.uniform(size=(200, 5, 5)), labels, np.arange(150), np.arange(150, 200))
+    noise = deepinsight.pixel_probe(
+        rng.uniform(size=(200, 5, 5)), labels, np.arange(150), np.arange(150, 200)
+    )
     assert noise < 0.8
 
 
 def test_same_seed_same_layout_and_flattening_of_layers():
-    x = _matrix(d=48).reshape(40, 4, 12)         # (n, layers, hidden) like the [CLS] stack
+    x = _matrix(d=48).reshape(40, 4, 12)  # (n, layers, hidden) like the [CLS] stack
     a = deepinsight.DeepInsight(pixels=10, seed=3, perplexity=5).fit(x[:30])
     b = deepinsight.DeepInsight(pixels=10, seed=3, perplexity=5).fit(x[:30].reshape(30, -1))
     assert np.array_equal(a.coords, b.coords)

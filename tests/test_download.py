@@ -1,4 +1,5 @@
 """helpers.download against a local threaded HTTP server on 127.0.0.1 (no internet needed)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -27,7 +28,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         start = 0
         rng = self.headers.get("Range")
         if rng and rng.startswith("bytes=") and self.server.ranges:
-            start = int(rng[len("bytes="):].split("-")[0])
+            start = int(rng[len("bytes=") :].split("-")[0])
             if start >= len(data):
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(data)}")
@@ -85,8 +86,15 @@ def _resource(server, data: bytes, checksum: str | None = "auto", name="toy") ->
 
 
 def test_registry_has_the_official_sources():
-    assert set(dl.REGISTRY) >= {"imdb", "cub", "flowers-images", "flowers-labels",
-                                "flowers-setid", "cub-captions", "flowers-captions"}
+    assert set(dl.REGISTRY) >= {
+        "imdb",
+        "cub",
+        "flowers-images",
+        "flowers-labels",
+        "flowers-setid",
+        "cub-captions",
+        "flowers-captions",
+    }
     assert dl.REGISTRY["imdb"].url == "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
     assert dl.REGISTRY["cub"].checksum == "md5:97eceeb196236b17998738112f37df78"
     for res in dl.REGISTRY.values():
@@ -158,8 +166,7 @@ def test_checksum_mismatch_deletes_the_bad_file(server, tmp_path):
 def test_md5_checksum_and_url_override(server, tmp_path):
     data = _archive(3)
     server.files["/mirror/toy.tar.gz"] = data
-    res = Resource("toy", "http://127.0.0.1:9/unused", "toy.tar.gz",
-                   "md5:" + hashlib.md5(data).hexdigest())
+    res = Resource("toy", "http://127.0.0.1:9/unused", "toy.tar.gz", "md5:" + hashlib.md5(data).hexdigest())
     path = download(res, tmp_path, url=f"{server.base}/mirror/toy.tar.gz", progress=False)
     assert verify(path, res.checksum)
 

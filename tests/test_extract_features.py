@@ -1,4 +1,5 @@
 """frozen_slices.extract_features: notebook 03's frozen features (inference_mode, channels_last, float16)."""
+
 import numpy as np
 import torch
 
@@ -6,7 +7,7 @@ from helpers import deepinsight, frozen_slices
 
 
 def test_extract_features_matches_the_eager_forward_pass_and_fills_a_memmap(tmp_path):
-    module, _ = frozen_slices.frozen_extractor("alexnet")           # packaged MobileNetV2 slice
+    module, _ = frozen_slices.frozen_extractor("alexnet")  # packaged MobileNetV2 slice
     images = np.random.default_rng(0).normal(size=(5, 50, 50)).astype(np.float32)
     with torch.no_grad():
         ref = module(deepinsight.upsample(images)).numpy()

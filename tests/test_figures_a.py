@@ -1,4 +1,5 @@
 """Paper A's seaborn figures (helpers/figures_a.py): what they draw equals the data given."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -17,15 +18,26 @@ def band_extent(poly, x):
 
 
 def histories(rng, runs=("a | book", "b | paper"), seeds=3, epochs=4):
-    return {r: [{"epoch": list(range(1, epochs + 1)), "val_acc": rng.uniform(0.4, 0.9, epochs).tolist(),
-                 "train_loss": rng.uniform(0.1, 0.8, epochs).tolist()} for _ in range(seeds)] for r in runs}
+    return {
+        r: [
+            {
+                "epoch": list(range(1, epochs + 1)),
+                "val_acc": rng.uniform(0.4, 0.9, epochs).tolist(),
+                "train_loss": rng.uniform(0.1, 0.8, epochs).tolist(),
+            }
+            for _ in range(seeds)
+        ]
+        for r in runs
+    }
 
 
 @pytest.mark.parametrize("errorbar", [None, "sd"])
 def test_learning_curves_line_is_the_seed_mean_and_band_spans_the_seeds(errorbar):
     h = histories(np.random.default_rng(0))
     with report.paper_style():
-        fig = figures_a.learning_curves(h) if errorbar is None else figures_a.learning_curves(h, errorbar="sd")
+        fig = (
+            figures_a.learning_curves(h) if errorbar is None else figures_a.learning_curves(h, errorbar="sd")
+        )
     ax_acc, ax_loss = fig.axes
     for ax, key in ((ax_acc, "val_acc"), (ax_loss, "train_loss")):
         for i, run in enumerate(h):
@@ -43,20 +55,20 @@ def test_learning_curves_line_is_the_seed_mean_and_band_spans_the_seeds(errorbar
 
 def test_learning_curves_take_seeds_of_different_lengths_and_one_seed_without_band():
     h = histories(np.random.default_rng(1), runs=("a",), seeds=2)
-    h["a"][1] = {k: v[:3] for k, v in h["a"][1].items()}        # the second seed stopped after 3 epochs
+    h["a"][1] = {k: v[:3] for k, v in h["a"][1].items()}  # the second seed stopped after 3 epochs
     table = figures_a.learning_curve_table(h)
     assert len(table) == 7 and set(table.seed) == {0, 1}
     fig = figures_a.learning_curves(h)
     line = fig.axes[0].lines[0]
-    np.testing.assert_allclose(line.get_ydata()[-1], h["a"][0]["val_acc"][3])   # epoch 4: one seed
+    np.testing.assert_allclose(line.get_ydata()[-1], h["a"][0]["val_acc"][3])  # epoch 4: one seed
     one = figures_a.learning_curves({"a": h["a"][:1]})
-    assert not [p for c in one.axes[0].collections for p in c.get_paths()]     # no spread, no band
+    assert not [p for c in one.axes[0].collections for p in c.get_paths()]  # no spread, no band
 
 
 def test_cls_heatmap_draws_each_review_matrix_on_one_centred_scale():
     rng = np.random.default_rng(2)
     cls = rng.normal(size=(2, 3, 40)).astype(np.float32)
-    cls[1, 0, 0] = 50.0                                   # an outlier: the scale ends at the 99th percentile
+    cls[1, 0, 0] = 50.0  # an outlier: the scale ends at the 99th percentile
     layers = ["layer 10", "layer 11", "layer 12"]
     with report.paper_style():
         fig = figures_a.cls_heatmap(cls, ["good film", "bad film"], [1, 0], layers)

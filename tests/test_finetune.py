@@ -1,4 +1,5 @@
 """Paper B's fine-tuning recipes (helpers/finetune.py) on tiny generated data."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,8 +22,15 @@ def colour_images(tmp_path_factory):
         base = np.array([200, 40, 40] if label == 0 else [40, 40, 200], dtype=float)
         pixels = np.clip(base + rng.normal(0, 30, (40, 40, 3)), 0, 255).astype(np.uint8)
         Image.fromarray(pixels).save(root / f"img_{i:02d}.png")
-        rows.append({"image_id": i, "image": f"img_{i:02d}", "class_id": label,
-                     "class_name": ["red", "blue"][label], "official_split": "train"})
+        rows.append(
+            {
+                "image_id": i,
+                "image": f"img_{i:02d}",
+                "class_id": label,
+                "class_name": ["red", "blue"][label],
+                "official_split": "train",
+            }
+        )
     return ImageSet("colours", pd.DataFrame(rows), FolderImageStore(root), ["red", "blue"])
 
 
@@ -40,8 +48,9 @@ def test_freeze_first_keeps_the_head_trainable_and_frozen_batchnorm_in_eval():
     with pytest.raises(ReproError):
         finetune.freeze_first(model, 1.0)
 
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4),
-                              torch.nn.Conv2d(4, 4, 1), torch.nn.BatchNorm2d(4))
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 4, 1), torch.nn.BatchNorm2d(4)
+    )
     finetune.freeze_first(net, 0.5)  # conv + first batch norm
     net.train()
     before = net[1].running_mean.clone()
@@ -54,12 +63,23 @@ def test_image_classifier_finetunes_and_embeds(colour_images, tmp_path):
     keys = colour_images.table.image.tolist()
     labels = colour_images.table.class_id.tolist()
     model, history, choice = finetune.finetune_image_classifier(
-        "resnet18", colour_images, keys[:16], labels[:16], keys[16:], labels[16:],
-        epochs=3, batch_size=8, image_size=32, freeze_fraction=0.8, checkpoint=tmp_path / "ckpt.pt")
+        "resnet18",
+        colour_images,
+        keys[:16],
+        labels[:16],
+        keys[16:],
+        labels[16:],
+        epochs=3,
+        batch_size=8,
+        image_size=32,
+        freeze_fraction=0.8,
+        checkpoint=tmp_path / "ckpt.pt",
+    )
     assert choice.is_standin and "(32 px)" in choice.used
     assert max(history["val_acc"]) >= 0.875  # colours are trivially separable
-    frozen_bn = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)
-                 and not m.weight.requires_grad]
+    frozen_bn = [
+        m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) and not m.weight.requires_grad
+    ]
     assert frozen_bn and not any(m.training for m in frozen_bn)  # frozen statistics too
     emb = finetune.image_embeddings(model, choice, colour_images, keys[16:], image_size=32)
     assert emb.shape == (8, 1280) and emb.dtype == np.float32 and np.isfinite(emb).all()
@@ -86,23 +106,33 @@ def test_notebook06_image_step_labels_train_classes_and_embeds_every_image(colou
     split = colour_images.table[["image", "class_id"]].copy()
     split["class_id"] = split.class_id.map({0: 7, 1: 9})
     split["part"] = ["train"] * 12 + ["val"] * 8 + ["test"] * 4
-    split.loc[20:, "class_id"] = 42                     # an unseen class: gets no label
+    split.loc[20:, "class_id"] = 42  # an unseen class: gets no label
     emb, history, choice = finetune.finetuned_image_embeddings(
-        "resnet18", colour_images, split, epochs=1, batch_size=8, image_size=32,
-        freeze_fraction=0.9)
-    assert emb.shape == (24, 1280) and emb.dtype == np.float32   # every image, split order
+        "resnet18", colour_images, split, epochs=1, batch_size=8, image_size=32, freeze_fraction=0.9
+    )
+    assert emb.shape == (24, 1280) and emb.dtype == np.float32  # every image, split order
     assert len(history["val_acc"]) == 1 and choice.is_standin
 
 
 def test_notebook06_caption_step_embeds_every_caption_in_order():
-    captions = pd.DataFrame({
-        "caption": ["a red bird with a short beak", "this bird is red", "a blue bird",
-                    "the bird is blue and small", "a green bird", "small green wings"],
-        "class_id": [7, 7, 9, 9, 4, 4], "part": ["train", "val", "train", "val", "test", "test"]})
+    captions = pd.DataFrame(
+        {
+            "caption": [
+                "a red bird with a short beak",
+                "this bird is red",
+                "a blue bird",
+                "the bird is blue and small",
+                "a green bird",
+                "small green wings",
+            ],
+            "class_id": [7, 7, 9, 9, 4, 4],
+            "part": ["train", "val", "train", "val", "test", "test"],
+        }
+    )
     split = pd.DataFrame({"image": ["x"] * 3, "class_id": [7, 9, 4], "part": ["train", "val", "test"]})
     emb, history, choice = finetune.finetuned_caption_embeddings(
-        "distilbert-base-uncased", captions, split, epochs=1, batch_size=4, max_length=16,
-        freeze_fraction=0.8)
+        "distilbert-base-uncased", captions, split, epochs=1, batch_size=4, max_length=16, freeze_fraction=0.8
+    )
     assert emb.shape[0] == 6 and emb.shape[1] in (384, 768) and np.isfinite(emb).all()
     assert choice.requested == "distilbert-base-uncased" and len(history["val_acc"]) == 1
-    assert not np.allclose(emb[0], emb[2])               # different captions, different [CLS]
+    assert not np.allclose(emb[0], emb[2])  # different captions, different [CLS]

@@ -4,6 +4,7 @@ The papers' own ImageNet weights are not on this machine, so the paper architect
 tested with random weights (shapes, exact slice points) and the stand-ins with their real
 packaged weights.
 """
+
 from __future__ import annotations
 
 import io
@@ -27,7 +28,7 @@ def conv_out(n: int, k: int, s: int = 1, p: int = 0) -> int:
 
 def expected_paper_a_shape(name: str, n: int = 150) -> tuple[int, int, int]:
     """The paper slices' output shapes from the layer arithmetic of the torchvision definitions."""
-    if name == "alexnet":        # conv 11/4 p2 (64) -> ReLU -> maxpool 3/2 -> conv 5 p2 (192) -> ReLU
+    if name == "alexnet":  # conv 11/4 p2 (64) -> ReLU -> maxpool 3/2 -> conv 5 p2 (192) -> ReLU
         n = conv_out(conv_out(n, 11, 4, 2), 3, 2)
         return 192, n, n
     if name in ("wide_resnet50_2", "resnext50_32x4d"):  # conv 7/2 p3 -> maxpool 3/2 p1 -> layer1 (256)
@@ -36,7 +37,7 @@ def expected_paper_a_shape(name: str, n: int = 150) -> tuple[int, int, int]:
     if name == "shufflenet_v2_x1_0":  # conv 3/2 p1 -> maxpool 3/2 p1 -> stage2 (stride 2, 116)
         n = conv_out(conv_out(conv_out(n, 3, 2, 1), 3, 2, 1), 3, 2, 1)
         return 116, n, n
-    if name == "vgg16":          # 2 x conv3 (64), pool, 2 x conv3 (128), pool, conv3 (256) + ReLU
+    if name == "vgg16":  # 2 x conv3 (64), pool, 2 x conv3 (128), pool, conv3 (256) + ReLU
         n = conv_out(conv_out(n, 2, 2), 2, 2)
         return 256, n, n
     raise AssertionError(name)
@@ -70,7 +71,7 @@ def test_paper_a_slice_random_weights(name):
     assert fs.feature_shape(module, 150) == expected_paper_a_shape(name)
     assert not module.training
     assert not any(p.requires_grad for p in module.parameters())
-    module.train()                       # a parent's .train() must not unfreeze BatchNorm
+    module.train()  # a parent's .train() must not unfreeze BatchNorm
     assert not any(m.training for m in module.modules())
 
     # same seed -> same random torchvision model; its activation at the cut equals the slice's output
@@ -135,9 +136,10 @@ def test_install_packaged_weights_into_hub_cache(tmp_path):
     try:
         copied = weights.install_packaged_weights()
         assert copied == [str(tmp_path / "checkpoints" / weights.MOBILENET_V2_FILE)]
-        assert weights.install_packaged_weights() == []          # already there
-        assert weights._sha256_prefix_ok(tmp_path / "checkpoints" / weights.MOBILENET_V2_FILE,
-                                         weights.MOBILENET_V2_FILE)
+        assert weights.install_packaged_weights() == []  # already there
+        assert weights._sha256_prefix_ok(
+            tmp_path / "checkpoints" / weights.MOBILENET_V2_FILE, weights.MOBILENET_V2_FILE
+        )
         assert weights.torchvision_weights_cached("mobilenet_v2")
         assert not weights.torchvision_weights_cached("vgg16")
     finally:
@@ -157,14 +159,15 @@ def test_mobilenet_standin_is_torchvisions_imagenet_model():
     weights.install_packaged_weights()
     tv = torchvision.models.mobilenet_v2(weights="IMAGENET1K_V1").eval()
     manual = torchvision.models.mobilenet_v2()
-    manual.load_state_dict(torch.load(weights.packaged_mobilenet_v2_file(), map_location="cpu",
-                                       weights_only=True))
+    manual.load_state_dict(
+        torch.load(weights.packaged_mobilenet_v2_file(), map_location="cpu", weights_only=True)
+    )
     manual.eval()
     g = torch.Generator().manual_seed(0)
     img = torch.rand(1, 3, 224, 224, generator=g)
     # a smooth synthetic image: red disc on a blue background
     yy, xx = torch.meshgrid(torch.arange(224), torch.arange(224), indexing="ij")
-    disc = ((yy - 112) ** 2 + (xx - 112) ** 2 < 60 ** 2).float()
+    disc = ((yy - 112) ** 2 + (xx - 112) ** 2 < 60**2).float()
     img = torch.stack([disc, 0.2 * disc, 1 - disc])[None] * 0.8 + 0.2 * img
     x = common.imagenet_normalize()(img)
     with torch.no_grad():
@@ -202,19 +205,35 @@ def test_standin_classifiers_see_birds_in_cub(shared_data, name):
     if not path.is_file():
         pytest.skip(f"{path} not found")
     images = _cub_images(shared_data, 12)
-    model = (common.torchvision_model("mobilenet_v2", "imagenet") if name == "mobilenet_v2"
-             else common.efficientnet_lite(name)).eval()
+    model = (
+        common.torchvision_model("mobilenet_v2", "imagenet")
+        if name == "mobilenet_v2"
+        else common.efficientnet_lite(name)
+    ).eval()
     size = ic.input_size(name)
-    tf = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor(),
-                             common.normalize_for(name)])
+    tf = transforms.Compose(
+        [
+            transforms.Resize(size),
+            transforms.CenterCrop(size),
+            transforms.ToTensor(),
+            common.normalize_for(name),
+        ]
+    )
     with torch.no_grad():
         top = model(torch.stack([tf(i) for i in images])).argmax(1).tolist()
     share = sum(c in IMAGENET_BIRDS for c in top) / len(top)
     assert share >= 0.6, f"{name}: only {share:.0%} of CUB images predicted as birds ({top})"
 
 
-CLASSIFIER_DIMS = {"vgg11_bn": 4096, "resnet18": 512, "inception_v3": 2048, "mobilenet_v2": 1280,
-                   "efficientnet_lite0": 1280, "efficientnet_lite1": 1280, "efficientnet_lite2": 1280}
+CLASSIFIER_DIMS = {
+    "vgg11_bn": 4096,
+    "resnet18": 512,
+    "inception_v3": 2048,
+    "mobilenet_v2": 1280,
+    "efficientnet_lite0": 1280,
+    "efficientnet_lite1": 1280,
+    "efficientnet_lite2": 1280,
+}
 
 
 @pytest.mark.parametrize("name", list(CLASSIFIER_DIMS))
@@ -231,7 +250,7 @@ def test_classifier_head_and_drop_head(name):
         logits_again = model(x)
     assert logits.shape == (2, 7)
     assert emb.shape == (2, CLASSIFIER_DIMS[name]) == (2, ic.embedding_dim(name))
-    torch.testing.assert_close(logits, logits_again)       # the original keeps its head
+    torch.testing.assert_close(logits, logits_again)  # the original keeps its head
     assert emb_model is not model
 
 
@@ -275,7 +294,7 @@ def test_lite_slice_matches_the_package_model(arch):
 
     module, choice = fs.frozen_extractor(arch)
     n_blocks = int(choice.used.split("blocks[:")[1].split("]")[0])
-    ref = EfficientNet.from_name(arch.replace("_", "-"))          # native image size, static padding
+    ref = EfficientNet.from_name(arch.replace("_", "-"))  # native image size, static padding
     ref.load_state_dict(torch.load(common._lite_weight_file(arch), map_location="cpu", weights_only=True))
     ref.eval()
     seen = {}

@@ -1,4 +1,5 @@
 """helpers.notebook.setup: the hidden first cell of every notebook."""
+
 import pytest
 import torch
 

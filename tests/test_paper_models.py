@@ -11,6 +11,7 @@ with the right name is loaded as is), and transformers reads the Hugging Face hu
 Fast: the two smallest torchvision models and tiny BERT/DistilBERT configurations; the other six
 torchvision architectures are full size (up to 550 MB each) and marked slow.
 """
+
 import json
 import os
 import subprocess
@@ -50,13 +51,14 @@ def _check_torchvision(arch: str):
     state = _write_random_checkpoint(arch)
     try:
         _check_loaded(arch, state)
-    finally:   # up to 550 MB: do not leave it in pytest's kept temporary folders
+    finally:  # up to 550 MB: do not leave it in pytest's kept temporary folders
         weights.torchvision_weights_path(arch).unlink(missing_ok=True)
 
 
 def _check_loaded(arch: str, state: dict):
     assert weights.torchvision_weights_path(arch).name == os.path.basename(
-        __import__("torchvision").models.get_model_weights(arch).IMAGENET1K_V1.url)
+        __import__("torchvision").models.get_model_weights(arch).IMAGENET1K_V1.url
+    )
     assert weights.torchvision_weights_cached(arch)
     if arch in frozen_slices.PAPER_A_EXTRACTORS:
         module, choice = frozen_slices.frozen_extractor(arch, allow_standin=False)
@@ -71,8 +73,11 @@ def _check_loaded(arch: str, state: dict):
     if arch in image_classifiers.PAPER_B_CLASSIFIERS:
         model, choice = image_classifiers.image_classifier(arch, 7, allow_standin=False)
         assert not choice.is_standin and choice.weights == "ImageNet1K_V1 (torchvision)"
-        body = {k: v for k, v in model.state_dict().items() if k in state and v.shape == state[k].shape
-                and "num_batches_tracked" not in k}
+        body = {
+            k: v
+            for k, v in model.state_dict().items()
+            if k in state and v.shape == state[k].shape and "num_batches_tracked" not in k
+        }
         assert body and all(torch.equal(v, state[k]) for k, v in body.items())
         head = image_classifiers.head_layers(model)[0]
         assert head.out_features == 7
@@ -98,9 +103,12 @@ def test_without_the_file_a_standin_runs_or_a_clear_error(torch_home):
 
 # --------------------------------------------------------------------------- transformers
 
-TINY = {"bert-base-uncased": dict(hidden_size=32, num_hidden_layers=6, num_attention_heads=2,
-                                  intermediate_size=64),
-        "distilbert-base-uncased": dict(dim=32, n_layers=2, n_heads=2, hidden_dim=64)}
+TINY = {
+    "bert-base-uncased": dict(
+        hidden_size=32, num_hidden_layers=6, num_attention_heads=2, intermediate_size=64
+    ),
+    "distilbert-base-uncased": dict(dim=32, n_layers=2, n_heads=2, hidden_dim=64),
+}
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "good", "bad", "film", "bird", "red", "the", "."]
 
 
@@ -125,7 +133,7 @@ def _write_hf_cache(hf_home: Path, name: str) -> None:
     BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True).save_pretrained(snap)
 
 
-HF_CHECK = textwrap.dedent('''
+HF_CHECK = textwrap.dedent("""
     import json, sys
     import numpy as np
     from helpers import text_encoders
@@ -142,7 +150,7 @@ HF_CHECK = textwrap.dedent('''
     emb = text_encoders.text_embeddings(["a red bird"], tok, clf, max_length=64, progress=False)
     out["distilbert"] = [choice.is_standin, choice.used, clf.config.dim, list(emb.shape), clf.config.num_labels]
     json.dump(out, sys.stdout)
-''')
+""")
 
 
 def test_transformers_paper_models_load_from_the_local_hf_cache(tmp_path):
@@ -150,12 +158,18 @@ def test_transformers_paper_models_load_from_the_local_hf_cache(tmp_path):
     hf_home = tmp_path / "hf"
     for name in TINY:
         _write_hf_cache(hf_home, name)
-    env = {**os.environ, "HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {
+        **os.environ,
+        "HF_HOME": str(hf_home),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
     env.pop("HF_HUB_CACHE", None)
     env.pop("TRANSFORMERS_CACHE", None)
-    proc = subprocess.run([sys.executable, "-c", HF_CHECK], capture_output=True, text=True, env=env,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", HF_CHECK], capture_output=True, text=True, env=env, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["bert"] == [False, "bert-base-uncased", 32, [2, 6, 32], 512, True]

@@ -6,6 +6,7 @@ the paper's recipes (04), full input sizes without freezing (06), and the paper'
 (07). The tiny-data overrides are in tests/paper_path.yml, one block per notebook; the book's
 number checks (helpers.checks) run on the result.
 """
+
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,10 @@ def test_paper_profile_runs_every_notebook(paper_run):
         nb = nbformat.read(out, as_version=4)
         assert nb.metadata["repro"]["params"]["profile"] == "paper", stem
     p03 = nbformat.read(paper_run["03_feature_extractors"], as_version=4).metadata["repro"]["params"]
-    assert p03["cache_features"] is False                 # 04 trained end to end from the images
-    assert nbformat.read(paper_run["01_bert_cls"], as_version=4).metadata["repro"]["params"]["max_length"] == 512
+    assert p03["cache_features"] is False  # 04 trained end to end from the images
+    assert (
+        nbformat.read(paper_run["01_bert_cls"], as_version=4).metadata["repro"]["params"]["max_length"] == 512
+    )
 
 
 def test_paper_profile_numbers_pass_the_checks(paper_run):

@@ -1,4 +1,5 @@
 """Paper B's text -> image projection (helpers/projection.py): least squares and the authors' MLP."""
+
 import numpy as np
 import pytest
 from scipy import sparse
@@ -12,7 +13,7 @@ def ill_conditioned(seed=0, n=300, d=6, smallest=1e-7):
     so the normal equations see 1e14), and targets that are an exact linear map of them."""
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(n, d))
-    u, _ = np.linalg.qr(a - a.mean(0))          # orthonormal, centred columns
+    u, _ = np.linalg.qr(a - a.mean(0))  # orthonormal, centred columns
     v, _ = np.linalg.qr(rng.normal(size=(d, d)))
     x = (u * np.logspace(0, np.log10(smallest), d)) @ v.T + rng.normal(size=d)
     w = rng.normal(size=(d, 3))
@@ -48,7 +49,7 @@ def test_chunked_qr_equals_one_chunk_and_sparse_equals_dense():
     y = rng.normal(size=(120, 4))
     xm, ym = x.mean(0), y.mean(0)
     one, r1 = P.lstsq_min_norm(x, y, xm, ym)
-    many, r2 = P.lstsq_min_norm(x, y, xm, ym, max_chunk_bytes=8 * 7 * 20)   # chunks of 20 rows
+    many, r2 = P.lstsq_min_norm(x, y, xm, ym, max_chunk_bytes=8 * 7 * 20)  # chunks of 20 rows
     assert r1 == r2 == 7 and np.allclose(one, many, atol=1e-12)
     expected = np.linalg.lstsq(x - xm, y - ym, rcond=None)[0]
     assert np.allclose(one, expected, atol=1e-12)
@@ -62,7 +63,7 @@ def test_minimum_norm_when_there_are_fewer_pairs_than_dimensions():
     proj = P.fit_projection(x, y, normalize=False)
     assert np.allclose(proj(x), y)
     assert np.allclose(proj.weights, np.linalg.pinv(x - x.mean(0)) @ (y - y.mean(0)))
-    assert proj.info["rank"] == 2      # 3 centred rows span 2 directions
+    assert proj.info["rank"] == 2  # 3 centred rows span 2 directions
 
 
 def test_rcond_drops_small_singular_values():
@@ -76,14 +77,14 @@ def test_mlp_is_the_authors_linear_regressor():
     assert P.MLP_ARGS["alpha"] == 1e-4 and P.PAPER_PROJECTION == "lstsq"
     rng = np.random.default_rng(3)
     x = rng.normal(size=(2000, 6))
-    y = P.l2_normalize(x[:, :4] + 0.3)          # a smooth target the linear model can follow
+    y = P.l2_normalize(x[:, :4] + 0.3)  # a smooth target the linear model can follow
     mlp = P.fit_projection(x, y, method="mlp")
     ols = P.fit_projection(x, y, method="lstsq")
     assert mlp.weights.shape == (6, 4) and mlp.bias.shape == (4,) and mlp.method == "mlp"
     assert mlp.info["epochs"] >= 1 and mlp.info["fit_s"] >= 0
     err_mlp = np.mean((mlp(x) - y) ** 2)
     err_ols = np.mean((ols(x) - y) ** 2)
-    assert err_ols <= err_mlp < err_ols + 0.01   # least squares is the floor; Adam gets close
+    assert err_ols <= err_mlp < err_ols + 0.01  # least squares is the floor; Adam gets close
     assert mlp.info["converged"]
     again = P.fit_projection(x, y, method="mlp")  # random_state=1: the same fit twice
     assert np.array_equal(again.weights, mlp.weights)
@@ -108,7 +109,7 @@ def test_bad_arguments_are_clear_errors():
 
 def test_weight_concentration_by_hand():
     w = np.zeros((10, 20))
-    w[0, 0], w[1, 1], w[2, 2] = -6.0, 2.0, 2.0          # 200 weights: the top 1 % are 2 of them
+    w[0, 0], w[1, 1], w[2, 2] = -6.0, 2.0, 2.0  # 200 weights: the top 1 % are 2 of them
     c = P.weight_concentration(w)
     assert c["top 1% share of |W|"] == pytest.approx(8 / 10) and c["max |W|"] == 6.0
     assert (c["text dims"], c["image dims"]) == (10, 20)

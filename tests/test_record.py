@@ -3,6 +3,7 @@
 The slow tests record the session's shared smoke run of the eight notebooks
 (tests/book_fixtures.py) and check the JSON written.
 """
+
 import json
 import math
 
@@ -21,8 +22,9 @@ def test_readme_section_agrees_with_the_recorded_full_run():
     assert text.count(record.START) == 1 and text.count(record.END) == 1
     section = text.split(record.START, 1)[1].split(record.END, 1)[0].strip()
     recorded = record.load("full")
-    assert section == record.readme_section(recorded).strip(), \
+    assert section == record.readme_section(recorded).strip(), (
         "README out of date: run `python -m helpers.record readme`"
+    )
     if recorded is None:
         assert "No full run has been recorded yet" in section
     else:
@@ -40,50 +42,93 @@ def test_readme_text_replaces_only_the_marked_section():
 
 
 def _fake_record():
-    a1 = [{"row": "alexnet", "val_acc": record._mean_std([0.80, 0.82]), "test_acc": record._mean_std([0.79, 0.81]),
-           "seeds": [0, 1]},
-          {"row": "linear probe: [CLS] vectors", "val_acc": record._mean_std([0.85]),
-           "test_acc": record._mean_std([0.84]), "seeds": [0]}]
+    a1 = [
+        {
+            "row": "alexnet",
+            "val_acc": record._mean_std([0.80, 0.82]),
+            "test_acc": record._mean_std([0.79, 0.81]),
+            "seeds": [0, 1],
+        },
+        {
+            "row": "linear probe: [CLS] vectors",
+            "val_acc": record._mean_std([0.85]),
+            "test_acc": record._mean_std([0.84]),
+            "seeds": [0],
+        },
+    ]
     b1 = [{"text": "TF-IDF", "image": "VGG", **{m: record._mean_std([0.1]) for m in record.B_METRICS}}]
-    return {"schema": record.SCHEMA, "profile": "full", "commit": "0123456789abcdef", "dirty": False,
-            "date": "2026-11-25", "machine": {"cores": 2, "ram_gb": 24.0, "gpu": None},
-            "notebooks": {f"0{i}_x": {"wall_s": 60.0 * i} for i in range(1, 9)}, "total_wall_s": 2160.0,
-            "tables": {"A1": a1, "B1": b1, "B2": []}}
+    return {
+        "schema": record.SCHEMA,
+        "profile": "full",
+        "commit": "0123456789abcdef",
+        "dirty": False,
+        "date": "2026-11-25",
+        "machine": {"cores": 2, "ram_gb": 24.0, "gpu": None},
+        "notebooks": {f"0{i}_x": {"wall_s": 60.0 * i} for i in range(1, 9)},
+        "total_wall_s": 2160.0,
+        "tables": {"A1": a1, "B1": b1, "B2": []},
+    }
 
 
 def test_mean_std_over_seeds_and_formatting():
     stat = record._mean_std([0.80, 0.82, float("nan")])
     assert stat["n"] == 2 and stat["mean"] == pytest.approx(0.81)
-    assert stat["std"] == pytest.approx(pd.Series([0.80, 0.82]).std(), abs=1e-6)   # ddof=1
+    assert stat["std"] == pytest.approx(pd.Series([0.80, 0.82]).std(), abs=1e-6)  # ddof=1
     assert record.fmt(stat) == "0.810 ± 0.014"
-    assert record.fmt(record._mean_std([0.5])) == "0.500"                # one seed: no std
+    assert record.fmt(record._mean_std([0.5])) == "0.500"  # one seed: no std
     assert record.fmt(record._mean_std([])) == "–"
 
 
 def test_table_a1_and_b_read_the_notebooks_outputs(tmp_path):
-    pd.DataFrame({"row": ["alexnet", "alexnet", "vgg16", "vgg16"], "seed": [0, 1, 0, 1],
-                  "val_acc": [0.7, 0.8, 0.6, 0.6], "test_acc": [0.7, 0.7, 0.5, 0.7],
-                  "epochs": 3, "seconds": 1.0}).to_csv(tmp_path / "results.csv", index=False)
+    pd.DataFrame(
+        {
+            "row": ["alexnet", "alexnet", "vgg16", "vgg16"],
+            "seed": [0, 1, 0, 1],
+            "val_acc": [0.7, 0.8, 0.6, 0.6],
+            "test_acc": [0.7, 0.7, 0.5, 0.7],
+            "epochs": 3,
+            "seconds": 1.0,
+        }
+    ).to_csv(tmp_path / "results.csv", index=False)
     a1 = record.table_a1(tmp_path)
     assert [r["row"] for r in a1] == ["alexnet", "vgg16"]
     assert a1[0]["val_acc"]["mean"] == pytest.approx(0.75) and a1[0]["seeds"] == [0, 1]
     assert a1[1]["val_acc"]["std"] == pytest.approx(0.0)
     # notebook 04 trains each row with several recipes and heads: one line per run
-    pd.DataFrame({"run": ["alexnet | paper recipe | book head", "alexnet | book recipe | book head"] * 2,
-                  "row": ["alexnet"] * 4, "seed": [0, 0, 1, 1], "val_acc": [0.6, 0.7, 0.8, 0.7],
-                  "val_acc_cumulative": [0.5, 0.6, 0.7, 0.6], "test_acc": [0.6] * 4}
-                 ).to_csv(tmp_path / "results.csv", index=False)
+    pd.DataFrame(
+        {
+            "run": ["alexnet | paper recipe | book head", "alexnet | book recipe | book head"] * 2,
+            "row": ["alexnet"] * 4,
+            "seed": [0, 0, 1, 1],
+            "val_acc": [0.6, 0.7, 0.8, 0.7],
+            "val_acc_cumulative": [0.5, 0.6, 0.7, 0.6],
+            "test_acc": [0.6] * 4,
+        }
+    ).to_csv(tmp_path / "results.csv", index=False)
     runs = {r["row"]: r for r in record.table_a1(tmp_path)}
     assert list(runs) == ["alexnet | paper recipe | book head", "alexnet | book recipe | book head"]
     assert runs["alexnet | paper recipe | book head"]["val_acc"]["mean"] == pytest.approx(0.7)
     assert runs["alexnet | book recipe | book head"]["val_acc_cumulative"]["mean"] == pytest.approx(0.6)
-    pd.DataFrame({"text": ["TF-IDF"], "image": ["VGG"], "text model": ["tfidf"], "image model": ["vgg11_bn"],
-                  "top1": [0.2], "precision": [0.1], "recall": [0.2], "f1": [0.1], "top5": [0.5],
-                  "reed_top1": [0.3], "reed_ap50": [0.25], "queries": [30], "images": [10]}
-                 ).to_csv(tmp_path / "metrics_cub.csv", index=False)
+    pd.DataFrame(
+        {
+            "text": ["TF-IDF"],
+            "image": ["VGG"],
+            "text model": ["tfidf"],
+            "image model": ["vgg11_bn"],
+            "top1": [0.2],
+            "precision": [0.1],
+            "recall": [0.2],
+            "f1": [0.1],
+            "top5": [0.5],
+            "reed_top1": [0.3],
+            "reed_ap50": [0.25],
+            "queries": [30],
+            "images": [10],
+        }
+    ).to_csv(tmp_path / "metrics_cub.csv", index=False)
     b1 = record.table_b(tmp_path, "cub")
     assert b1[0]["top1"] == {"mean": 0.2, "std": None, "n": 1} and b1[0]["queries"] == 30
-    assert record.table_b(tmp_path, "flowers") == []   # no captions -> no table
+    assert record.table_b(tmp_path, "flowers") == []  # no captions -> no table
     with pytest.raises(ReproError, match="results.csv"):
         record.table_a1(tmp_path / "nothing")
 
@@ -91,8 +136,10 @@ def test_table_a1_and_b_read_the_notebooks_outputs(tmp_path):
 def test_three_column_groups_paper_full_run_this_build():
     rec = _fake_record()
     paper = pd.DataFrame({"val. acc.": ["0.81-0.82"]}, index=pd.Index(["alexnet"], name="row"))
-    here = pd.DataFrame({"val. acc.": ["0.650 ± 0.010", "0.700"]},
-                        index=pd.Index(["alexnet", "linear probe: [CLS] vectors"], name="row"))
+    here = pd.DataFrame(
+        {"val. acc.": ["0.650 ± 0.010", "0.700"]},
+        index=pd.Index(["alexnet", "linear probe: [CLS] vectors"], name="row"),
+    )
     table = record.three_groups("A1", paper, here, record=rec)
     groups = list(dict.fromkeys(table.columns.get_level_values(0)))
     assert groups == ["paper", "full run (recorded)", "this build"]
@@ -101,17 +148,23 @@ def test_three_column_groups_paper_full_run_this_build():
     assert "commit 0123456789 on 2026-11-25" in record.caption(rec)
     empty = record.three_groups("A1", paper, here, record={})
     assert "full run (none recorded yet)" in empty.columns.get_level_values(0)
-    b = record.three_groups("B1", pd.DataFrame({"top1": [0.11]}, index=pd.MultiIndex.from_tuples(
-        [("TF-IDF", "VGG")], names=["text", "image"])), pd.DataFrame(), record=rec)
+    b = record.three_groups(
+        "B1",
+        pd.DataFrame(
+            {"top1": [0.11]}, index=pd.MultiIndex.from_tuples([("TF-IDF", "VGG")], names=["text", "image"])
+        ),
+        pd.DataFrame(),
+        record=rec,
+    )
     assert b.loc[("TF-IDF", "VGG"), ("full run (recorded)", "top1")] == "0.100"
 
 
 def test_readme_section_from_a_record_lists_the_tables():
     text = record.readme_section(_fake_record())
-    assert "| alexnet | 0.810 ± 0.014 | – | 0.800 ± 0.014 | 2 |" in text   # no cumulative measure recorded
+    assert "| alexnet | 0.810 ± 0.014 | – | 0.800 ± 0.014 | 2 |" in text  # no cumulative measure recorded
     assert "| TF-IDF | VGG | 0.100 |" in text
-    assert "Not computed: the data folder has no captions" in text   # empty B2
-    assert "36.0" in text                                               # total minutes
+    assert "Not computed: the data folder has no captions" in text  # empty B2
+    assert "36.0" in text  # total minutes
 
 
 def test_record_refuses_a_run_that_is_not_there(tmp_path, monkeypatch):
@@ -142,7 +195,9 @@ def test_record_of_a_real_smoke_run(smoke_run, monkeypatch, tmp_path):
     executed = [p.stem for p in run.notebooks()]
     assert list(rec["notebooks"]) == executed
     for stem, nb in rec["notebooks"].items():
-        duration = nbformat.read(smoke_run.executed_dir / f"{stem}.ipynb", as_version=4).metadata.papermill.duration
+        duration = nbformat.read(
+            smoke_run.executed_dir / f"{stem}.ipynb", as_version=4
+        ).metadata.papermill.duration
         assert nb["wall_s"] == pytest.approx(duration, abs=0.1) and nb["wall_s"] > 0
     assert rec["total_wall_s"] == pytest.approx(sum(v["wall_s"] for v in rec["notebooks"].values()), abs=0.5)
     assert set(rec["data"]["imdb_reviews"]) == {"train", "val", "test"}
@@ -166,7 +221,7 @@ def test_record_of_a_real_smoke_run(smoke_run, monkeypatch, tmp_path):
 def test_record_refuses_a_notebook_run_with_overrides(smoke_run, monkeypatch, tmp_path):
     from book_fixtures import copy_run
 
-    smoke_run = copy_run(smoke_run, tmp_path)     # the shared run stays as it is
+    smoke_run = copy_run(smoke_run, tmp_path)  # the shared run stays as it is
     monkeypatch.setenv("REPRO_ARTIFACTS", str(smoke_run.artifacts))
     source = run.select(["08"])[0]
     params = {**run.profile_parameters(source.stem, "smoke"), "n_bins": 5}

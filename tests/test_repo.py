@@ -1,9 +1,10 @@
 """Repository hygiene the book relies on: clean notebooks, profiles, environment files, toc."""
-import tomllib
+
 from pathlib import Path
 
 import nbformat
 import pytest
+import tomllib
 import yaml
 
 from helpers import nbclean, run
@@ -22,8 +23,13 @@ def _parameters_cell(nb):
 def _defined_names(source):
     import ast
 
-    return {t.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
-            for t in node.targets if isinstance(t, ast.Name)}
+    return {
+        t.id
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
 
 
 def test_there_are_eight_notebooks():

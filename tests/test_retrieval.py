@@ -1,4 +1,5 @@
 """Metrics and projection of Paper B (helpers.retrieval), on hand-checked toy cases."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -96,8 +97,8 @@ def test_retrieval_metrics_from_neighbours():
     image_classes = np.array([5, 5, 7, 7, 9, 9])
     idx = np.array([[0, 2, 4, 1, 3], [2, 3, 4, 5, 0], [4, 5, 0, 1, 2]])
     m = R.retrieval_metrics([5, 5, 9], image_classes, idx)
-    assert m["top1"] == pytest.approx(2 / 3)        # 5 ok, 7 wrong, 9 ok
-    assert m["top5"] == pytest.approx(1.0)          # query 2 has image 0 (class 5) at rank 5
+    assert m["top1"] == pytest.approx(2 / 3)  # 5 ok, 7 wrong, 9 ok
+    assert m["top5"] == pytest.approx(1.0)  # query 2 has image 0 (class 5) at rank 5
     assert m["recall"] == pytest.approx((0.5 + 0 + 1) / 3)
 
 
@@ -133,8 +134,19 @@ def test_paper_tables_and_side_by_side():
     t1 = R.paper_table("cub")
     assert t1.loc[("DistilBERT", "VGG"), "top1"] == 0.19
     assert len(t1) == 6 and len(R.paper_table("flowers")) == 6
-    ours = pd.DataFrame([{"text": "DistilBERT", "image": "VGG", "top1": 0.5, "precision": 0.1,
-                          "recall": 0.2, "f1": 0.3, "top5": 0.9}]).set_index(["text", "image"])
+    ours = pd.DataFrame(
+        [
+            {
+                "text": "DistilBERT",
+                "image": "VGG",
+                "top1": 0.5,
+                "precision": 0.1,
+                "recall": 0.2,
+                "f1": 0.3,
+                "top5": 0.9,
+            }
+        ]
+    ).set_index(["text", "image"])
     both = R.side_by_side(ours, "cub")
     assert both.loc[("DistilBERT", "VGG"), ("top1", "here")] == 0.5
     assert np.isnan(both.loc[("TF-IDF", "VGG"), ("top1", "here")])
@@ -170,7 +182,7 @@ def test_rcond_cuts_off_near_collinear_directions():
     y = base @ rng.normal(size=(3, 2)) + 0.01 * rng.normal(size=(200, 2))
     plain = R.fit_projection(x, y, normalize=False)
     cut = R.fit_projection(x, y, normalize=False, rcond=1e-4)
-    assert np.abs(plain.weights).max() > 1e3          # OLS splits the weight over near twins
+    assert np.abs(plain.weights).max() > 1e3  # OLS splits the weight over near twins
     assert np.abs(cut.weights).max() < 10
     # the truncated fit is nearly as good on the training pairs
     assert np.mean((cut(x) - y) ** 2) < 1.1 * np.mean((plain(x) - y) ** 2) + 1e-6

@@ -1,4 +1,5 @@
 """The papermill runner: parameters, execution cache, failures (helpers/run.py)."""
+
 import json
 from pathlib import Path
 
@@ -95,7 +96,10 @@ def test_select_and_profiles_resolve_real_notebooks():
 
 def test_overrides_are_yaml_typed_and_profile_checked():
     assert run.parse_overrides([["n", "3"], ["seeds", "[0, 1]"], ["name", "bert"]]) == {
-        "n": 3, "seeds": [0, 1], "name": "bert"}
+        "n": 3,
+        "seeds": [0, 1],
+        "name": "bert",
+    }
     assert run.main(["all", "--profile", "huge"]) == 1
 
 
@@ -141,11 +145,14 @@ def test_artifact_made_in_the_kernel_is_keyed_by_the_notebooks_code(tiny):
     assert ran and second != first and "value 6" in _stdout(out)
 
 
-@pytest.mark.parametrize("value, message", [
-    ("ten", "must be of type int like its default 1, not str 'ten'"),
-    ("true", "must be of type int like its default 1, not bool True"),
-    ("[1, 2]", "must be of type int like its default 1, not list"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("ten", "must be of type int like its default 1, not str 'ten'"),
+        ("true", "must be of type int like its default 1, not bool True"),
+        ("[1, 2]", "must be of type int like its default 1, not list"),
+    ],
+)
 def test_parameter_of_the_wrong_type_is_refused(tiny, value, message):
     src, out_dir = tiny
     with pytest.raises(ReproError, match=message.replace("[", r"\[")):
@@ -154,8 +161,8 @@ def test_parameter_of_the_wrong_type_is_refused(tiny, value, message):
 
 
 def test_parameter_types_none_and_numbers():
-    assert run._type_ok(None, 3) and run._type_ok("x", None)       # null is always allowed
-    assert run._type_ok(3, 0.5) and not run._type_ok(0.5, 3)       # an int may stand for a float
+    assert run._type_ok(None, 3) and run._type_ok("x", None)  # null is always allowed
+    assert run._type_ok(3, 0.5) and not run._type_ok(0.5, 3)  # an int may stand for a float
     assert run._type_ok((1, 2), [0]) and not run._type_ok("ab", [0])
     assert not run._type_ok(1, True) and not run._type_ok(True, 1)
 

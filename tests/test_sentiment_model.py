@@ -1,4 +1,5 @@
 """Paper A's trainable model and recipe (notebook 04_sentiment_training)."""
+
 import numpy as np
 import pytest
 import torch
@@ -45,7 +46,7 @@ def test_xavier_init_zero_bias():
     lin = [m for m in head.classifier.modules() if isinstance(m, nn.Linear)][0]
     bound = (6 / (lin.in_features + lin.out_features)) ** 0.5
     assert float(lin.weight.detach().abs().max()) <= bound + 1e-6
-    assert float(lin.weight.abs().max()) > 0.8 * bound          # uniform fills the range
+    assert float(lin.weight.abs().max()) > 0.8 * bound  # uniform fills the range
     assert torch.count_nonzero(lin.bias) == 0
 
 
@@ -71,7 +72,7 @@ def test_end_to_end_extractor_stays_frozen():
     assert not net.extractor.training and net.head.training
     before = ext[1].running_mean.clone()
     net(images)
-    assert torch.equal(ext[1].running_mean, before)          # BN statistics never move
+    assert torch.equal(ext[1].running_mean, before)  # BN statistics never move
     net.train()
     net(images).sum().backward()
     assert all(p.grad is None for p in ext.parameters())
@@ -106,7 +107,7 @@ def test_training_learns_separable_features():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 160)
     x = rng.normal(size=(160, 4, 8, 8)).astype(np.float32)
-    x[:, 0] += (2 * y - 1)[:, None, None] * 1.5                 # class signal in channel 0
+    x[:, 0] += (2 * y - 1)[:, None, None] * 1.5  # class signal in channel 0
     r = sm.recipe("alexnet", "book", lr_autoencoder=3e-3, lr_classifier=3e-3, epochs=6, batch_size=16)
     head, hist = sm.train_head(x[:120], y[:120], x[120:], y[120:], recipe=r, seed=0, desc="test")
     assert len(hist["val_acc"]) == 6
@@ -116,11 +117,11 @@ def test_training_learns_separable_features():
 def test_input_scaling_standardises_each_position_and_is_saved():
     rng = np.random.default_rng(0)
     shape = (4, 8, 8)
-    common = rng.normal(size=shape) * 10                       # the same layout for every sample
+    common = rng.normal(size=shape) * 10  # the same layout for every sample
     x = (common + 0.05 * rng.normal(size=(64, *shape))).astype(np.float16)
     head = sh.SentimentHead(shape)
     assert torch.equal(head.input_mean, torch.zeros(shape)) and torch.equal(head.input_std, torch.ones(shape))
-    head.fit_input_scaling(x[i:i + 16] for i in range(0, 64, 16))    # batches give the same stats
+    head.fit_input_scaling(x[i : i + 16] for i in range(0, 64, 16))  # batches give the same stats
     z = (torch.as_tensor(x).float() - head.input_mean) / head.input_std
     torch.testing.assert_close(z.mean(0), torch.zeros(shape), atol=1e-4, rtol=0)
     torch.testing.assert_close(z.std(0), torch.ones(shape), atol=1e-3, rtol=0)
@@ -138,8 +139,15 @@ def test_training_learns_small_deviations_on_a_common_map():
     x += 0.2 * rng.normal(size=x.shape)
     x[:, 1, 2:5, 2:5] += 0.3 * (2 * y - 1)[:, None, None]
     r = sm.recipe("alexnet", "book", epochs=6, batch_size=16)
-    head, hist = sm.train_head(x[:150].astype(np.float16), y[:150], x[150:].astype(np.float16), y[150:],
-                               recipe=r, seed=0, desc="test")
+    head, hist = sm.train_head(
+        x[:150].astype(np.float16),
+        y[:150],
+        x[150:].astype(np.float16),
+        y[150:],
+        recipe=r,
+        seed=0,
+        desc="test",
+    )
     assert hist["val_acc"][-1] >= 0.85
 
 
@@ -161,10 +169,11 @@ def test_end_to_end_training_path_runs_on_images():
     imgs = rng.normal(size=(24, 10, 10)).astype(np.float32)
     y = rng.integers(0, 2, 24)
     r = sm.recipe("vgg16", "book", epochs=1, batch_size=8)
-    model, hist = sm.train_head(imgs[:16], y[:16], imgs[16:], y[16:], recipe=r, extractor=ext, scale=3,
-                                znorm_stats=(0.0, 1.0))
+    model, hist = sm.train_head(
+        imgs[:16], y[:16], imgs[16:], y[16:], recipe=r, extractor=ext, scale=3, znorm_stats=(0.0, 1.0)
+    )
     assert isinstance(model, sm.SentimentNet) and model.head.feature_shape == (8, 15, 15)
-    assert not torch.equal(model.head.input_std, torch.ones(8, 15, 15))     # scaling fitted on features
+    assert not torch.equal(model.head.input_std, torch.ones(8, 15, 15))  # scaling fitted on features
     assert len(hist["val_acc"]) == 1
     acc = sm.predict_accuracy(model, imgs[16:], y[16:], images=True, scale=3, znorm=(0.0, 1.0))
     assert acc == pytest.approx(hist["val_acc"][-1])  # the same model on the same validation images
@@ -172,21 +181,43 @@ def test_end_to_end_training_path_runs_on_images():
 
 # ---- issue 6: Table I from the paper, the paper's head, the authors' batch-dependent choices ----
 
+
 def test_paper_table_i_holds_the_papers_values():
     """Section IV.B, Table I of Benarab (CAE lr, LC lr, Val Acc); epochs / batch from the authors' code."""
-    expected = {"alexnet": (1e-5, 5e-4, 0.81), "wide_resnet50_2": (5e-5, 1e-4, 0.82),
-                "resnext50_32x4d": (5e-5, 1e-3, 0.82), "shufflenet_v2_x1_0": (5e-4, 1e-3, 0.81),
-                "vgg16": (5e-5, 1e-3, 0.81)}
+    expected = {
+        "alexnet": (1e-5, 5e-4, 0.81),
+        "wide_resnet50_2": (5e-5, 1e-4, 0.82),
+        "resnext50_32x4d": (5e-5, 1e-3, 0.82),
+        "shufflenet_v2_x1_0": (5e-4, 1e-3, 0.81),
+        "vgg16": (5e-5, 1e-3, 0.81),
+    }
     assert set(sm.PAPER_TABLE_I) == set(expected)
     for name, (ae, lc, acc) in expected.items():
         r = sm.PAPER_TABLE_I[name]
-        assert (r.lr_autoencoder, r.lr_classifier, r.paper_val_acc, r.paper_val_acc_std) == (ae, lc, acc, 0.01)
+        assert (r.lr_autoencoder, r.lr_classifier, r.paper_val_acc, r.paper_val_acc_std) == (
+            ae,
+            lc,
+            acc,
+            0.01,
+        )
         assert (r.epochs, r.batch_size) == (15, 32)
         assert r.source.startswith("Table I") and "authors' code" in r.source
-        assert (r.name, r.head, r.upsample_mode, r.znorm, r.frozen_bn) == ("paper", "paper", "nearest", "batch", "train")
+        assert (r.name, r.head, r.upsample_mode, r.znorm, r.frozen_bn) == (
+            "paper",
+            "paper",
+            "nearest",
+            "batch",
+            "train",
+        )
         assert sm.recipe(name) == r
         b = sm.BOOK_RECIPE[name]
-        assert (b.lr_autoencoder, b.lr_classifier, b.epochs, b.batch_size, b.head) == (1e-3, 1e-4, 20, 64, "book")
+        assert (b.lr_autoencoder, b.lr_classifier, b.epochs, b.batch_size, b.head) == (
+            1e-3,
+            1e-4,
+            20,
+            64,
+            "book",
+        )
         assert (b.upsample_mode, b.znorm, b.frozen_bn) == ("bilinear", "global", "eval")
 
 
@@ -196,7 +227,7 @@ def test_paper_head_shapes(shape):
     convs = [m for m in head.autoencoder if isinstance(m, nn.Conv2d)]
     assert [c.out_channels for c in convs] == [192, 128, 64, 32]
     kinds = [type(m) for m in head.autoencoder]
-    assert kinds == [nn.Conv2d, nn.ReLU, nn.BatchNorm2d] * 4          # conv, ReLU, BatchNorm (the text)
+    assert kinds == [nn.Conv2d, nn.ReLU, nn.BatchNorm2d] * 4  # conv, ReLU, BatchNorm (the text)
     lin = [m for m in head.classifier.modules() if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in lin] == [(3200, 700), (700, 50), (50, 2)]
     drops = [m for m in head.classifier.modules() if isinstance(m, nn.Dropout)]
@@ -209,7 +240,7 @@ def test_paper_head_shapes(shape):
 def test_paper_head_xavier_init():
     torch.manual_seed(0)
     head = sh.PaperHead((24, 20, 20))
-    gain = 2 ** 0.5
+    gain = 2**0.5
     for m in head.modules():
         if isinstance(m, nn.Linear):
             bound = gain * (6 / (m.in_features + m.out_features)) ** 0.5
@@ -218,10 +249,10 @@ def test_paper_head_xavier_init():
             assert torch.count_nonzero(m.bias) == 0
         if isinstance(m, nn.Conv2d):
             fan_in, fan_out = m.in_channels * 16, m.out_channels * 16
-            std = (2 / (fan_in + fan_out)) ** 0.5                  # xavier_normal_
+            std = (2 / (fan_in + fan_out)) ** 0.5  # xavier_normal_
             assert float(m.weight.std()) == pytest.approx(std, rel=0.05)
             assert torch.count_nonzero(m.bias) == 0
-    assert not hasattr(head, "input_mean")                         # no input standardisation
+    assert not hasattr(head, "input_mean")  # no input standardisation
 
 
 def test_make_head_and_optimizer_for_both_heads():
@@ -232,7 +263,9 @@ def test_make_head_and_optimizer_for_both_heads():
     head = sh.make_head("paper", (8, 16, 16))
     opt = sm.make_optimizer(head, 5e-5, 1e-3)
     assert [g["lr"] for g in opt.param_groups] == [5e-5, 1e-3]
-    assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == sum(p.numel() for p in head.parameters())
+    assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == sum(
+        p.numel() for p in head.parameters()
+    )
 
 
 def test_cumulative_val_acc_is_the_authors_never_reset_counter():
@@ -253,13 +286,13 @@ def test_train_mode_bn_follows_the_model_mode_like_the_authors_loop():
     images = torch.randn(6, 3, 30, 30) * 3 + 1
     shape = tuple(ext(images).shape[1:])
     net = sm.SentimentNet(ext, sh.make_head("paper", shape), frozen_bn="train")
-    net.train()                                                    # training step: batch statistics
+    net.train()  # training step: batch statistics
     assert net.extractor[1].training and not any(p.requires_grad for p in net.extractor.parameters())
     with torch.no_grad():
         bn = net.extractor[1](net.extractor[0](images))
     torch.testing.assert_close(bn.mean((0, 2, 3)), net.extractor[1].bias, atol=1e-4, rtol=0)
-    assert not torch.equal(net.extractor[1].running_mean, before)   # running statistics moved
-    net.eval()                                                     # validation: the moved running statistics
+    assert not torch.equal(net.extractor[1].running_mean, before)  # running statistics moved
+    net.eval()  # validation: the moved running statistics
     assert not net.extractor[1].training
     assert not ext[1].training and torch.equal(ext[1].running_mean, before)  # the original is untouched
     eval_net = sm.SentimentNet(ext, sh.make_head("paper", shape))
@@ -281,29 +314,45 @@ def test_image_loader_per_batch_z_and_nearest_upsampling():
     rng = np.random.default_rng(0)
     imgs = rng.uniform(0, 1, size=(8, 5, 5)).astype(np.float32) + np.arange(8)[:, None, None]
     y = np.zeros(8)
-    xb, _ = next(iter(sm.image_loader(imgs, y, batch_size=4, shuffle=False, scale=3, mode="nearest", znorm="batch")))
+    xb, _ = next(
+        iter(sm.image_loader(imgs, y, batch_size=4, shuffle=False, scale=3, mode="nearest", znorm="batch"))
+    )
     assert xb.shape == (4, 3, 15, 15)
-    assert float(xb.mean()) == pytest.approx(0, abs=1e-5) and float(xb[:, 0].std(unbiased=False)) == pytest.approx(1, abs=1e-4)
-    assert torch.equal(xb[:, :, 0:3, 0:3], xb[:, :, 0:1, 0:1].expand(-1, -1, 3, 3))   # 3x3 blocks
+    assert float(xb.mean()) == pytest.approx(0, abs=1e-5) and float(
+        xb[:, 0].std(unbiased=False)
+    ) == pytest.approx(1, abs=1e-4)
+    assert torch.equal(xb[:, :, 0:3, 0:3], xb[:, :, 0:1, 0:1].expand(-1, -1, 3, 3))  # 3x3 blocks
     xg, _ = next(iter(sm.image_loader(imgs, y, batch_size=4, shuffle=False, scale=3, znorm=(0.0, 1.0))))
-    assert float(xg.mean()) > 1                                   # global: the batch keeps its offset
+    assert float(xg.mean()) > 1  # global: the batch keeps its offset
 
 
 def test_cached_path_refuses_batch_dependent_recipe_and_end_to_end_runs_it():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 24)
     with pytest.raises(ReproError, match="end to end"):
-        sm.train_head(np.zeros((24, 4, 12, 12), np.float32), y, np.zeros((8, 4, 12, 12), np.float32), y[:8],
-                      recipe=sm.recipe("alexnet", epochs=1))
+        sm.train_head(
+            np.zeros((24, 4, 12, 12), np.float32),
+            y,
+            np.zeros((8, 4, 12, 12), np.float32),
+            y[:8],
+            recipe=sm.recipe("alexnet", epochs=1),
+        )
     imgs = rng.uniform(0, 1, size=(24, 10, 10)).astype(np.float32)
     ext = _frozen_bn_extractor()
-    r = sm.recipe("alexnet", epochs=1, batch_size=8)               # paper: per-batch Z, train-mode BN
+    r = sm.recipe("alexnet", epochs=1, batch_size=8)  # paper: per-batch Z, train-mode BN
     model, hist = sm.train_head(imgs[:16], y[:16], imgs[16:], y[16:], recipe=r, extractor=ext, scale=2)
     assert isinstance(model, sm.SentimentNet) and isinstance(model.head, sh.PaperHead)
     assert model.frozen_bn == "train" and len(hist["val_acc"]) == 1
     with pytest.raises(ReproError, match="znorm_stats"):
-        sm.train_head(imgs[:16], y[:16], imgs[16:], y[16:], recipe=sm.recipe("alexnet", "book", epochs=1),
-                      extractor=ext, scale=2)
+        sm.train_head(
+            imgs[:16],
+            y[:16],
+            imgs[16:],
+            y[16:],
+            recipe=sm.recipe("alexnet", "book", epochs=1),
+            extractor=ext,
+            scale=2,
+        )
 
 
 def test_batch_dependence_measures_every_authors_variant():
@@ -312,11 +361,19 @@ def test_batch_dependence_measures_every_authors_variant():
     ext = _frozen_bn_extractor().eval()
     before = ext[1].running_mean.clone()
     mean, std = float(imgs.mean()), float(imgs.std())
-    rows = {r["variant"]: r for r in sm.batch_dependence(ext, imgs, mean, std, batch_size=16, n_batches=2, scale=2)}
+    rows = {
+        r["variant"]: r
+        for r in sm.batch_dependence(ext, imgs, mean, std, batch_size=16, n_batches=2, scale=2)
+    }
     assert len(rows) == 3
     assert all(r["relative difference"] > 1e-3 for r in rows.values())
-    assert all(r["change of the deviations"] <= r["relative to the reviews' deviations"] + 1e-9 for r in rows.values())
-    assert not ext[1].training and torch.equal(ext[1].running_mean, before)   # the given extractor is untouched
+    assert all(
+        r["change of the deviations"] <= r["relative to the reviews' deviations"] + 1e-9
+        for r in rows.values()
+    )
+    assert not ext[1].training and torch.equal(
+        ext[1].running_mean, before
+    )  # the given extractor is untouched
 
 
 def test_part_counts_text_says_when_there_is_no_test_part(tmp_path):
@@ -342,7 +399,7 @@ def test_book_head_scaling_sees_the_training_features_with_train_mode_bn():
     torch.manual_seed(0)
     ext = _frozen_bn_extractor().eval()
     with torch.no_grad():
-        ext[1].running_mean.fill_(50.0)                            # statistics that do not fit the images
+        ext[1].running_mean.fill_(50.0)  # statistics that do not fit the images
     rng = np.random.default_rng(0)
     imgs = rng.uniform(0, 1, size=(32, 10, 10)).astype(np.float32)
     y = rng.integers(0, 2, 32)
@@ -352,14 +409,14 @@ def test_book_head_scaling_sees_the_training_features_with_train_mode_bn():
     xb, _ = next(iter(sm.image_loader(imgs, y, batch_size=16, shuffle=False, scale=2, znorm="batch")))
     with torch.no_grad():
         z = (bn(xb) - model.head.input_mean) / model.head.input_std
-    assert float(z.abs().mean()) < 3                               # standardised, not shifted by ~50 / std
+    assert float(z.abs().mean()) < 3  # standardised, not shifted by ~50 / std
 
 
 def test_paper_head_learns_separable_features():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 160)
     x = rng.normal(size=(160, 4, 12, 12)).astype(np.float32)
-    x[:, 0] += (2 * y - 1)[:, None, None] * 1.5                 # class signal in channel 0
+    x[:, 0] += (2 * y - 1)[:, None, None] * 1.5  # class signal in channel 0
     r = sm.recipe("shufflenet_v2_x1_0", epochs=4, batch_size=16, znorm="global", frozen_bn="eval")
     head, hist = sm.train_head(x[:120], y[:120], x[120:], y[120:], recipe=r, seed=0, desc="test")
     assert isinstance(head, sh.PaperHead)

@@ -1,4 +1,5 @@
 """Class-disjoint splits of Paper B (helpers.splits)."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,8 +10,10 @@ from helpers.errors import ReproError
 
 
 def _table(n_classes=10, per_class=10):
-    rows = [{"image_id": i, "image": f"c{c}/img{i}", "class_id": c, "class_name": f"class {c}"}
-            for i, c in enumerate(np.repeat(np.arange(n_classes), per_class))]
+    rows = [
+        {"image_id": i, "image": f"c{c}/img{i}", "class_id": c, "class_name": f"class {c}"}
+        for i, c in enumerate(np.repeat(np.arange(n_classes), per_class))
+    ]
     return pd.DataFrame(rows)
 
 
@@ -28,7 +31,7 @@ def test_stratified_holdout_takes_a_fifth_of_every_class():
     labels = np.repeat([0, 1, 2], [10, 5, 1])
     val = splits.stratified_holdout(labels, 0.2, seed=0)
     assert val[labels == 0].sum() == 2 and val[labels == 1].sum() == 1
-    assert val[labels == 2].sum() == 0            # a single image stays in train
+    assert val[labels == 2].sum() == 0  # a single image stays in train
     assert (splits.stratified_holdout(labels, 0.2, seed=0) == val).all()
 
 
@@ -41,8 +44,9 @@ def test_make_split_parts_are_class_disjoint():
     assert len(test_classes) == 3
     # validation images come from every training class
     assert set(s.loc[s.part == "val", "class_id"]) == train_classes
-    assert (s.groupby("class_id")["part"].apply(lambda p: (p == "val").sum())
-            .loc[sorted(train_classes)] == 2).all()
+    assert (
+        s.groupby("class_id")["part"].apply(lambda p: (p == "val").sum()).loc[sorted(train_classes)] == 2
+    ).all()
 
 
 def test_subset_table_is_deterministic():
@@ -63,8 +67,9 @@ def test_bad_parameters_raise_clear_errors():
         splits.make_split(_table().drop(columns="class_name"))
 
 
-@pytest.mark.skipif(not (data_source() / "cub" / "meta" / "reed_splits").is_dir(),
-                    reason="real data not available")
+@pytest.mark.skipif(
+    not (data_source() / "cub" / "meta" / "reed_splits").is_dir(), reason="real data not available"
+)
 def test_reed_zero_shot_split_files_on_real_data():
     tr, te = splits.reed_zero_shot_classes("cub")
     assert len(tr) == 150 and len(te) == 50 and not set(tr) & set(te)

@@ -1,4 +1,5 @@
 """Plumbing moved out of notebooks 02-04: Table A1, Figure A5's boxes, the natural image."""
+
 import io
 import tarfile
 
@@ -13,37 +14,84 @@ from helpers.weights import ModelChoice
 def test_table_a1_rows_beside_table_i():
     rc = sentiment_model.recipe("alexnet", "book")
     runs = {"alexnet | book": ("alexnet", rc), "alexnet_random | book": ("alexnet_random", rc)}
-    results = pd.DataFrame([
-        {"run": "alexnet | book", "row": "alexnet", "val_acc": 0.70, "val_acc_cumulative": 0.71, "test_acc": 0.69},
-        {"run": "alexnet | book", "row": "alexnet", "val_acc": 0.72, "val_acc_cumulative": 0.73, "test_acc": 0.71},
-        {"run": "alexnet_random | book", "row": "alexnet_random", "val_acc": 0.5, "val_acc_cumulative": 0.5,
-         "test_acc": np.nan},
-        {"run": "linear probe: [CLS] vectors", "row": "linear probe: [CLS] vectors", "val_acc": 0.8,
-         "val_acc_cumulative": np.nan, "test_acc": 0.79},
-    ])
+    results = pd.DataFrame(
+        [
+            {
+                "run": "alexnet | book",
+                "row": "alexnet",
+                "val_acc": 0.70,
+                "val_acc_cumulative": 0.71,
+                "test_acc": 0.69,
+            },
+            {
+                "run": "alexnet | book",
+                "row": "alexnet",
+                "val_acc": 0.72,
+                "val_acc_cumulative": 0.73,
+                "test_acc": 0.71,
+            },
+            {
+                "run": "alexnet_random | book",
+                "row": "alexnet_random",
+                "val_acc": 0.5,
+                "val_acc_cumulative": 0.5,
+                "test_acc": np.nan,
+            },
+            {
+                "run": "linear probe: [CLS] vectors",
+                "row": "linear probe: [CLS] vectors",
+                "val_acc": 0.8,
+                "val_acc_cumulative": np.nan,
+                "test_acc": 0.79,
+            },
+        ]
+    )
     choices = [ModelChoice("alexnet", "mobilenet_v2 features[:7] (stride 8)", True, "ImageNet", "absent")]
-    t = tables_a.table_a1(results, runs, choices, split="leakfree", cached=True, evaluate_test=True, has_test=True)
+    t = tables_a.table_a1(
+        results, runs, choices, split="leakfree", cached=True, evaluate_test=True, has_test=True
+    )
     assert list(t["paper's model"]) == ["alexnet", "(not in the paper)", "(not in the paper)"]
     assert t["val. acc., final epoch"][0] == f"0.710 ± {np.std([0.70, 0.72], ddof=1):.3f}"
     assert t["model that ran"][0].endswith("(stand-in)") and t["model that ran"][1].endswith("random init")
     t1 = sentiment_model.PAPER_TABLE_I["alexnet"]
     assert t["paper val. acc. (Table I)"][0] == f"{t1.paper_val_acc:.2f} ± {t1.paper_val_acc_std:.2f}"
-    assert t["test acc."][1] == "–" and t["recipe"][2] == "logistic regression (book's probe)" and t["pre-processing"][0].endswith("(cached)")
-    no_test = tables_a.table_a1(results, runs, choices, split="paper", cached=True, evaluate_test=True,
-                                has_test=False)
+    assert (
+        t["test acc."][1] == "–"
+        and t["recipe"][2] == "logistic regression (book's probe)"
+        and t["pre-processing"][0].endswith("(cached)")
+    )
+    no_test = tables_a.table_a1(
+        results, runs, choices, split="paper", cached=True, evaluate_test=True, has_test=False
+    )
     assert set(no_test["test acc."]) == {"no test part (split: paper)"}
 
 
 def test_diagram_stages_follow_the_head():
-    book = sentiment_heads.diagram_stages("book", (32, 19, 19), text_model="bert-base-uncased",
-                                          extractor="mobilenet_v2 features[:7] (stride 8)", image_px=50,
-                                          size=150, upsample_mode="bilinear")
-    paper = sentiment_heads.diagram_stages("paper", (32, 19, 19), text_model="bert-base-uncased",
-                                           extractor="alexnet features[0:5]", image_px=50, size=150,
-                                           upsample_mode="nearest")
+    book = sentiment_heads.diagram_stages(
+        "book",
+        (32, 19, 19),
+        text_model="bert-base-uncased",
+        extractor="mobilenet_v2 features[:7] (stride 8)",
+        image_px=50,
+        size=150,
+        upsample_mode="bilinear",
+    )
+    paper = sentiment_heads.diagram_stages(
+        "paper",
+        (32, 19, 19),
+        text_model="bert-base-uncased",
+        extractor="alexnet features[0:5]",
+        image_px=50,
+        size=150,
+        upsample_mode="nearest",
+    )
     assert book[4] == ("frozen slice\nmobilenet_v2 features[:7]", "32 x 19 x 19", "frozen")
-    assert [s[0] for s in book[5:9]] == ["standardise\n(train mean / std)", "auto-encoder\nencoder",
-                                         "auto-encoder\ndecoder", "flatten"]
+    assert [s[0] for s in book[5:9]] == [
+        "standardise\n(train mean / std)",
+        "auto-encoder\nencoder",
+        "auto-encoder\ndecoder",
+        "flatten",
+    ]
     assert paper[-3][1] == "3200 -> 700" and paper[-1][1] == "50 -> 2 (neg/pos)"
     head = sentiment_heads.make_head("book", (32, 19, 19))
     n_flat = head.classifier.net[1].in_features

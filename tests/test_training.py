@@ -1,4 +1,5 @@
 """helpers.training: fit (best weights, resumable checkpoints, Inception aux loss), evaluate, embed."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,12 @@ def separable(n=400, d=8, seed=0, flip=False):
 
 
 def loaders(shuffle=False, flip_val=False, seed=0):
-    train = DataLoader(separable(300, seed=seed), batch_size=32, shuffle=shuffle,
-                       generator=torch.Generator().manual_seed(seed))
+    train = DataLoader(
+        separable(300, seed=seed),
+        batch_size=32,
+        shuffle=shuffle,
+        generator=torch.Generator().manual_seed(seed),
+    )
     val = DataLoader(separable(200, seed=seed + 1, flip=flip_val), batch_size=64)
     return train, val
 
@@ -64,8 +69,9 @@ def test_keep_best_restores_best_validation_weights():
     assert training.evaluate(best, val)[1] == max(hist["val_acc"])
 
     last = mlp()
-    hist2 = training.fit(last, train, val, torch.optim.Adam(last.parameters(), lr=1e-2), epochs=8,
-                         keep_best=False)
+    hist2 = training.fit(
+        last, train, val, torch.optim.Adam(last.parameters(), lr=1e-2), epochs=8, keep_best=False
+    )
     assert training.evaluate(last, val)[1] == hist2["val_acc"][-1]
 
 
@@ -98,7 +104,7 @@ def test_more_epochs_continue_from_checkpoint(tmp_path):
     _, _, first = run(2, checkpoint=ckpt)
     _, _, more = run(4, checkpoint=ckpt)
     assert more["epoch"] == [1, 2, 3, 4] and more["train_loss"][:2] == first["train_loss"]
-    _, _, _again = run(4, checkpoint=ckpt)            # nothing left to do: returns the history
+    _, _, _again = run(4, checkpoint=ckpt)  # nothing left to do: returns the history
     assert _again["epoch"] == [1, 2, 3, 4]
 
 
@@ -147,7 +153,7 @@ def test_evaluate_and_embed():
     assert emb.shape == (200, 2)
     x = torch.cat([b[0] for b in val])
     assert torch.allclose(torch.from_numpy(emb), model(x).detach(), atol=1e-6)
-    bare = DataLoader(x, batch_size=50)           # loaders of bare inputs work too
+    bare = DataLoader(x, batch_size=50)  # loaders of bare inputs work too
     assert training.embed(model, bare, progress=False).shape == (200, 2)
 
 
@@ -166,8 +172,12 @@ def test_devices_and_seeding():
 @pytest.fixture
 def restore_determinism(monkeypatch):
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
-    saved = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
-             torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    saved = (
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     yield
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[:2]
     torch.use_deterministic_algorithms(saved[2], warn_only=saved[3])
@@ -176,12 +186,14 @@ def restore_determinism(monkeypatch):
 def test_cuda_device_sets_the_determinism_flags(restore_determinism, monkeypatch):
     """What a GPU run gets, checked without a GPU: pick_device('cuda') with CUDA reported present."""
     training.pick_device("cpu")
-    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ   # CPU: nothing changed
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ  # CPU: nothing changed
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert training.pick_device("cuda").type == "cuda"
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
-    assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    assert (
+        torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    )
 
 
 def test_make_deterministic_without_a_gpu(restore_determinism):

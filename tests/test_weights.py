@@ -1,4 +1,5 @@
 """helpers.weights: the one paper-or-stand-in decision (resolve) and the models.json format."""
+
 import json
 
 import pytest
@@ -19,7 +20,7 @@ def empty_hub(tmp_path, monkeypatch):
 def test_resolve_torchvision_paper_weights_present_gives_paper_model(empty_hub):
     path = weights.torchvision_weights_path("alexnet")
     path.parent.mkdir(parents=True)
-    path.write_bytes(b"")              # resolve decides on presence only; the loader reads the file
+    path.write_bytes(b"")  # resolve decides on presence only; the loader reads the file
     choice = weights.resolve("alexnet", kind="torchvision", standin="mobilenet_v2")
     assert choice == ModelChoice("alexnet", "alexnet", False, "ImageNet1K_V1 (torchvision)")
 
@@ -68,8 +69,10 @@ def test_loaders_follow_resolve(empty_hub):
 
 
 def test_choices_round_trip(tmp_path):
-    choices = [ModelChoice("alexnet", "mobilenet_v2 features[:7] (stride 8)", True, "ImageNet", "absent"),
-               ModelChoice("bert-base-uncased", "bert-base-uncased", False, "pretrained")]
+    choices = [
+        ModelChoice("alexnet", "mobilenet_v2 features[:7] (stride 8)", True, "ImageNet", "absent"),
+        ModelChoice("bert-base-uncased", "bert-base-uncased", False, "pretrained"),
+    ]
     path = weights.save_choices(tmp_path / "models.json", choices)
     assert json.loads(path.read_text())[0]["requested"] == "alexnet"
     assert weights.load_choices(path) == choices
@@ -93,8 +96,9 @@ def test_retrieval_info_rows_round_trip():
 
     img = ModelChoice("resnet18", "mobilenet_v2 (224 px)", True, "ImageNet", "absent")
     txt = ModelChoice("distilbert-base-uncased", "all-MiniLM-L6-v2", True, "packaged", "absent")
-    info = json.loads(json.dumps(retrieval_data.choice_rows({("cub", "resnet18"): img,
-                                                             ("flowers", "resnet18"): img}, txt)))
+    info = json.loads(
+        json.dumps(retrieval_data.choice_rows({("cub", "resnet18"): img, ("flowers", "resnet18"): img}, txt))
+    )
     assert retrieval_data.choices_of(info, "cub") == [img, txt]
     info["text_choice"] = None
     assert retrieval_data.choices_of(info, "flowers") == [img]
