@@ -1,0 +1,76 @@
+"""helpers/table_a1_runs.py: notebook 04's runs and probes, on generated data."""
+
+import numpy as np
+import pytest
+
+from helpers import sentiment_model, table_a1_runs
+
+
+def _data(n=48, shape=(4, 8, 8)):
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * (n // 2))
+    x = rng.normal(size=(n, *shape)).astype(np.float32)
+    x[:, :, 2:6, 2:6] += np.where(y[:, None, None, None] == 1, 2.0, -2.0)
+    idx = {"train": np.arange(0, 32), "val": np.arange(32, 40), "test": np.arange(40, 48)}
+    return x, y, idx
+
+
+def test_train_runs_one_line_per_run_and_seed_with_the_recipe(tmp_path):
+    x, y, idx = _data()
+    rc = sentiment_model.recipe("alexnet", "book", epochs=2, batch_size=8)
+    runs = {"alexnet | book recipe | book head": ("alexnet", rc)}
+    results, histories = table_a1_runs.train_runs(
+        runs,
+        [0, 1],
+        lambda row: (x, None),
+        idx,
+        y,
+        device="cpu",
+        scratch=tmp_path,
+        scale=3,
+        znorm=None,
+        evaluate_test=True,
+    )
+    assert [(r["run"], r["seed"], r["recipe"], r["head"]) for r in results] == [
+        ("alexnet | book recipe | book head", 0, "book", "book"),
+        ("alexnet | book recipe | book head", 1, "book", "book"),
+    ]
+    for r, h in zip(results, histories["alexnet | book recipe | book head"]):
+        assert r["val_acc"] == h["val_acc"][-1] and r["epochs"] == 2
+        assert r["val_acc_cumulative"] == pytest.approx(np.mean(h["val_acc"]))
+        assert 0.0 <= r["test_acc"] <= 1.0
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == [
+        "alexnet_book-recipe_book-head_seed0.pt",
+        "alexnet_book-recipe_book-head_seed1.pt",
+    ]
+
+
+def test_no_test_part_gives_no_test_accuracy(tmp_path):
+    x, y, idx = _data()
+    idx["test"] = np.array([], dtype=int)
+    rc = sentiment_model.recipe("vgg16", "book", epochs=1, batch_size=8)
+    results, _ = table_a1_runs.train_runs(
+        {"k": ("vgg16", rc)},
+        [0],
+        lambda row: (x, None),
+        idx,
+        y,
+        device="cpu",
+        scratch=tmp_path,
+        scale=3,
+        znorm=None,
+        evaluate_test=True,
+    )
+    assert np.isnan(results[0]["test_acc"])
+    probes = table_a1_runs.linear_probes({"probe": x.reshape(len(x), -1)}, y, idx)
+    assert np.isnan(probes[0]["test_acc"])
+
+
+def test_linear_probe_learns_a_separable_signal_and_not_noise():
+    x, y, idx = _data()
+    noise = np.random.default_rng(1).normal(size=(len(y), 20))
+    probes = table_a1_runs.linear_probes({"signal": x.reshape(len(x), -1), "noise": noise}, y, idx)
+    by = {p["run"]: p for p in probes}
+    assert by["signal"]["val_acc"] == 1.0 and by["signal"]["test_acc"] == 1.0
+    assert by["noise"]["val_acc"] < 0.9
+    assert by["signal"]["recipe"] == "–" and by["signal"]["epochs"] == 0
