@@ -201,17 +201,7 @@ class PaperHead(nn.Module):
             prev = ch
         self.autoencoder = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(pool)
-        d1, d2 = dense
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(prev * pool * pool, d1),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(d1, d2),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(d2, num_classes),
-        )
+        self.classifier = DenseClassifier(prev * pool * pool, dense, num_classes, dropout)
         paper_init_(self)
 
     def forward(self, features):

@@ -232,7 +232,7 @@ def test_paper_head_shapes(shape):
     assert [(m.in_features, m.out_features) for m in lin] == [(3200, 700), (700, 50), (50, 2)]
     drops = [m for m in head.classifier.modules() if isinstance(m, nn.Dropout)]
     assert len(drops) == 2 and all(d.p == pytest.approx(0.3) for d in drops)
-    seq = list(head.classifier)
+    seq = list(head.classifier.net)
     assert isinstance(seq[seq.index(drops[0]) + 1], nn.Linear) and isinstance(seq[-1], nn.Linear)
     assert head(torch.randn(3, *shape)).shape == (3, 2)
 
