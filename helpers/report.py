@@ -10,6 +10,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from .figures_a import PlainText
 from .weights import ModelChoice
 
 PAPER_RC = {
@@ -65,6 +66,11 @@ def glue_table(name: str, df: pd.DataFrame, display: bool = False) -> None:
 def glue_value(name: str, value, display: bool = False) -> None:
     """Glue a number or short text for inline use with ``{glue:text}``."""
     _glue(name, value, display)
+
+
+def glue_text(name: str, text: str) -> None:
+    """Glue a short text for ``{glue:text}`` in a caption, shown without quotes."""
+    _glue(name, PlainText(text), False)
 
 
 def models_table(choices: Iterable[ModelChoice]) -> pd.DataFrame:

@@ -177,11 +177,15 @@ def models_that_ran(info: dict, dataset: str) -> dict[str, str]:
     return used
 
 
-def table_beside_paper(results: pd.DataFrame, dataset: str, info: dict) -> pd.DataFrame:
-    """Notebook 07, Tables B1 (``"cub"``) and B2 (``"flowers"``): this run's metrics beside the
-    paper's (:func:`helpers.retrieval.side_by_side`), rounded to 3 digits, with a last column
-    naming the text and image models behind each ``here`` row. ``results`` is
-    :func:`helpers.retrieval.evaluate_pairs`' table (may be empty)."""
+def table_beside_paper(
+    results: pd.DataFrame, dataset: str, info: dict, *, record: dict | None = None
+) -> pd.DataFrame:
+    """Notebook 07, Tables B1 (``"cub"``) and B2 (``"flowers"``) in three column groups
+    (:func:`helpers.record.three_groups`): the paper's metrics | the recorded full-scale run
+    (``results/full.json``; ``record={}``: none) | this build's (:func:`helpers.retrieval.side_by_side`,
+    rounded to 3 digits) with a last column naming the text and image models behind them.
+    ``results`` is :func:`helpers.retrieval.evaluate_pairs`' table (may be empty)."""
+    from . import record as recorded
     from . import retrieval
 
     metrics = list(retrieval.METRICS)
@@ -189,11 +193,11 @@ def table_beside_paper(results: pd.DataFrame, dataset: str, info: dict) -> pd.Da
         ours = pd.DataFrame(columns=metrics, index=pd.MultiIndex.from_tuples([], names=["text", "image"]))
     else:
         ours = results.set_index(["text", "image"])[metrics]
-    table = retrieval.side_by_side(ours, dataset).round(3)
+    both = retrieval.side_by_side(ours, dataset).round(3)
+    paper, here = both.xs("paper", axis=1, level=1), both.xs("here", axis=1, level=1).copy()
     if not results.empty:
         used = models_that_ran(info, dataset)
         ran = results.set_index(["text", "image"])[["text model", "image model"]].replace(used)
-        table[("models that ran", "here")] = (ran["text model"] + " → " + ran["image model"]).reindex(
-            table.index
-        )
-    return table
+        here["models that ran"] = (ran["text model"] + " → " + ran["image model"]).reindex(here.index)
+    name = {"cub": "B1", "flowers": "B2"}[dataset]
+    return recorded.three_groups(name, paper, here, record=record)

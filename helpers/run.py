@@ -163,11 +163,26 @@ def check_parameters(source: Path, params: dict) -> None:
             )
 
 
+def recorded_fingerprint(source: Path) -> str | None:
+    """Hash of the recorded runs (``results/*.json``) for a notebook that shows them (it uses
+    ``helpers.record``: Tables A1, B1, B2), None for the others: recording a run re-executes the
+    notebooks whose tables show it, and only those."""
+    from . import codekey, record
+
+    if not any(
+        module == "record" for module, _ in codekey.notebook_dependencies(source, until_last_build=False)
+    ):
+        return None
+    files = sorted(record.RESULTS_DIR.glob("*.json"))
+    return _sha(b"".join(f.name.encode() + b"\0" + f.read_bytes() for f in files))
+
+
 def _fingerprint(source: Path, params: dict, run: str) -> dict:
     return {
         "source_sha": _sha(source.read_bytes()),
         "params": params,
         "helpers_sha": helpers_fingerprint(source),
+        "recorded": recorded_fingerprint(source),
         "artifact_root": str(artifact_root()),
         "upstream": upstream_keys(source.stem, run),
     }

@@ -19,6 +19,24 @@ def _mean_std(v) -> str:
     return f"{np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else f"{np.mean(v):.3f}"
 
 
+PAPER_COLUMNS = ("paper's model", "paper val. acc. (Table I)")
+
+
+def paper_side(run: str) -> dict:
+    """The paper's columns of Table A1 for one run name (``"alexnet | paper recipe | book head"``,
+    ``"alexnet_random | ..."``, ``"linear probe: ..."``): the paper's model and its Table I value,
+    or ``"(not in the paper)"`` / ``"–"`` for the book's additions."""
+    name = run.split(" | ")[0]
+    if (
+        name.endswith("_random")
+        or name.startswith("linear probe")
+        or name not in sentiment_model.PAPER_TABLE_I
+    ):
+        return dict(zip(PAPER_COLUMNS, ("(not in the paper)", "–")))
+    t1 = sentiment_model.PAPER_TABLE_I[name]
+    return dict(zip(PAPER_COLUMNS, (name, f"{t1.paper_val_acc:.2f} ± {t1.paper_val_acc_std:.2f}")))
+
+
 def table_a1(
     results: pd.DataFrame,
     runs: dict,
@@ -28,67 +46,63 @@ def table_a1(
     cached: bool,
     evaluate_test: bool,
     has_test: bool,
+    record: dict | None = None,
 ) -> pd.DataFrame:
-    """Table A1 (notebook 04): one row per trained run (mean ± std over seeds) beside the paper's
-    Table I value, and the linear probes.
+    """Table A1 (notebook 04), one row per run (row of the paper's table x recipe x head, and the
+    linear probes), in three column groups (:func:`helpers.record.three_groups`): the paper's
+    Table I value | the recorded full-scale run (``results/full.json``) | this build (the model
+    that ran, its recipe and mean ± std over seeds).
 
     ``results``: notebook 04's ``results.csv`` (one row per run and seed); ``runs``:
     ``{run key: (row, Recipe)}``; ``choices``: notebook 03's ModelChoices (the model behind each
     row); ``split``: the split's name (shown when there is no test part); ``cached``: whether the
-    heads trained on cached features.
+    heads trained on cached features; ``record``: the recorded run (default: read from
+    ``results/full.json``; ``{}``: none).
     """
+    from . import record as recorded
+
     choice_of = {c.requested: c for c in choices}
     no_test = f"no test part (split: {split})"
-    table = []
+    here = {}
     for key, g in results.groupby("run", sort=False):
         row = g["row"].iloc[0]
         name = row.removesuffix("_random")
         if row.startswith("linear probe"):
-            paper_model, ran, paper_acc, rc = (
-                "(not in the paper)",
-                row.split(": ")[1] + ", logistic regression",
-                "–",
-                None,
-            )
+            ran, rc = row.split(": ")[1] + ", logistic regression", None
         else:
             rc = runs[key][1]
-            t1 = sentiment_model.PAPER_TABLE_I[name]
-            if row.endswith("_random"):
-                paper_model, ran, paper_acc = (
-                    "(not in the paper)",
-                    choice_of[name].used + ", random init",
-                    "–",
-                )
-            else:
-                paper_model = name
-                ran = choice_of[name].used + (" (stand-in)" if choice_of[name].is_standin else "")
-                paper_acc = f"{t1.paper_val_acc:.2f} ± {t1.paper_val_acc_std:.2f}"
-        table.append(
-            {
-                "paper's model": paper_model,
-                "model that ran": ran,
-                "recipe": rc.name if rc else "logistic regression (book's probe)",
-                "head": rc.head if rc else "–",
-                "pre-processing": (
-                    f"{rc.upsample_mode}, {rc.znorm} Z, {rc.frozen_bn}-mode BN"
-                    + (" (cached)" if cached else "")
-                )
-                if rc
-                else "–",
-                "lr (AE / classifier)": f"{rc.lr_autoencoder:g} / {rc.lr_classifier:g}" if rc else "–",
-                "epochs / batch": f"{rc.epochs} / {rc.batch_size}" if rc else "–",
-                "paper val. acc. (Table I)": paper_acc,
-                "val. acc., final epoch": _mean_std(g["val_acc"].to_numpy()),
-                "val. acc., authors' cumulative": _mean_std(g["val_acc_cumulative"].to_numpy()),
-                "test acc.": (
-                    _mean_std(g["test_acc"].to_numpy())
-                    if (evaluate_test and has_test)
-                    else (no_test if not has_test else "–")
-                ),
-                "seeds": len(g),
-            }
-        )
-    return pd.DataFrame(table)
+            ran = choice_of[name].used + (
+                ", random init"
+                if row.endswith("_random")
+                else (" (stand-in)" if choice_of[name].is_standin else "")
+            )
+        here[key] = {
+            "model that ran": ran,
+            "recipe": rc.name if rc else "logistic regression (book's probe)",
+            "head": rc.head if rc else "–",
+            "pre-processing": (
+                f"{rc.upsample_mode}, {rc.znorm} Z, {rc.frozen_bn}-mode BN" + (" (cached)" if cached else "")
+            )
+            if rc
+            else "–",
+            "lr (AE / classifier)": f"{rc.lr_autoencoder:g} / {rc.lr_classifier:g}" if rc else "–",
+            "epochs / batch": f"{rc.epochs} / {rc.batch_size}" if rc else "–",
+            "val. acc., final epoch": _mean_std(g["val_acc"].to_numpy()),
+            "val. acc., authors' cumulative": _mean_std(g["val_acc_cumulative"].to_numpy()),
+            "test acc.": (
+                _mean_std(g["test_acc"].to_numpy())
+                if (evaluate_test and has_test)
+                else (no_test if not has_test else "–")
+            ),
+            "seeds": len(g),
+        }
+    here = pd.DataFrame.from_dict(here, orient="index").rename_axis("run")
+    empty_paper = pd.DataFrame(columns=list(PAPER_COLUMNS), index=here.index[:0])
+    table = recorded.three_groups("A1", empty_paper, here, record=record)
+    for run in table.index:  # every run, also those only the record has
+        for col, value in paper_side(run).items():
+            table.loc[run, (recorded.PAPER_GROUP, col)] = value
+    return table
 
 
 def batch_dependence_table(

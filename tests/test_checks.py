@@ -7,10 +7,18 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from helpers import checks, retrieval
+from helpers import checks, record, retrieval
+
+HERE = record.THIS_BUILD
 
 
-def _b1(here_top1=0.3, here_top5=0.6, rows=2):
+def _grouped(both, name="B1", rec=None):
+    """A side-by-side table in the book's three column groups (as notebook 07 glues it)."""
+    paper, here = both.xs("paper", axis=1, level=1), both.xs("here", axis=1, level=1)
+    return record.three_groups(name, paper, here, record=rec or {})
+
+
+def _b1(here_top1=0.3, here_top5=0.6, rows=2, rec=None):
     ours = pd.DataFrame(
         {
             m: [here_top1 if m == "top1" else here_top5 if m == "top5" else 0.2] * rows
@@ -20,7 +28,14 @@ def _b1(here_top1=0.3, here_top5=0.6, rows=2):
             [("TF-IDF", "VGG"), ("TF-IDF", "ResNet")][:rows], names=["text", "image"]
         ),
     )
-    return retrieval.side_by_side(ours, "cub").round(3)
+    return _grouped(retrieval.side_by_side(ours, "cub").round(3), rec=rec)
+
+
+def _empty_b(dataset):
+    ours = pd.DataFrame(
+        columns=list(retrieval.METRICS), index=pd.MultiIndex.from_tuples([], names=["text", "image"])
+    )
+    return _grouped(retrieval.side_by_side(ours, dataset), {"cub": "B1", "flowers": "B2"}[dataset])
 
 
 def _roundtrip(df):
@@ -31,10 +46,11 @@ def _roundtrip(df):
 def test_html_table_reads_back_multiindex_tables():
     table = _b1()
     back = _roundtrip(table)
-    assert ("top1", "here") in back.columns and ("f1", "paper") in back.columns
+    assert (HERE, "top1") in back.columns and ("paper", "f1") in back.columns
     assert list(back["text"])[:1] == [table.index[0][0]]
     assert len(back) == len(table)
-    np.testing.assert_allclose(back[("top5", "here")].astype(float), table[("top5", "here")].to_numpy())
+    number = np.vectorize(checks._leading_number)  # "–" (not computed) -> NaN
+    np.testing.assert_allclose(number(back[(HERE, "top5")]), number(table[(HERE, "top5")]))
     plain = _roundtrip(pd.DataFrame({"a": [1.5, np.nan], "b": ["x", "y"]}))
     assert plain["a"].iloc[0] == 1.5 and np.isnan(plain["a"].iloc[1]) and list(plain["b"]) == ["x", "y"]
 
@@ -58,9 +74,15 @@ def test_wrong_retrieval_numbers_fail(top1, top5, expected):
     assert any(expected in p for p in problems), problems
 
 
+def test_wrong_recorded_number_fails():
+    rec = {"tables": {"B1": [{"text": "TF-IDF", "image": "VGG", "top1": {"mean": 13.0, "std": None}}]}}
+    problems = checks.retrieval_table(_roundtrip(_b1(rec=rec)), "B1")
+    assert problems == ["B1: ('full run (recorded)', 'top1') = 13.0 in row 3 is outside [0, 1]"], problems
+
+
 def test_nan_where_data_exists_fails():
     table = _b1()
-    table.loc[("TF-IDF", "VGG"), ("recall", "here")] = np.nan
+    table.loc[("TF-IDF", "VGG"), (HERE, "recall")] = np.nan
     problems = checks.retrieval_table(_roundtrip(table), "B1")
     assert any("some metrics and NaN" in p for p in problems), problems
     res = pd.DataFrame({"row": ["alexnet"], "seed": [0], "val_acc": [np.nan], "test_acc": [0.5]})
@@ -68,13 +90,7 @@ def test_nan_where_data_exists_fails():
 
 
 def test_empty_cub_side_fails():
-    empty = retrieval.side_by_side(
-        pd.DataFrame(
-            columns=list(retrieval.METRICS), index=pd.MultiIndex.from_tuples([], names=["text", "image"])
-        ),
-        "cub",
-    )
-    problems = checks.side_filled(_roundtrip(empty), "Table B1 (CUB)")
+    problems = checks.side_filled(_roundtrip(_empty_b("cub")), "Table B1 (CUB)")
     assert problems == ["Table B1 (CUB): no row has this run's (`here`) numbers"]
 
 
@@ -87,29 +103,58 @@ def test_chance_baseline_missing_wrong_or_not_shown_fails():
     assert "shows '0.050'" in checks.chance_reported({"cub": 0.2}, glued, ["cub"])[0]
 
 
-def test_table_a1_checks():
-    good = pd.DataFrame(
-        {
-            "paper's model": ["alexnet", "(not in the paper)"],
-            "recipe": ["paper", "logistic regression (book's probe)"],
-            "val. acc., final epoch": ["0.712 ± 0.010", "0.74"],
-            "val. acc., authors' cumulative": ["0.690 ± 0.012", "–"],
-            "test acc.": ["no test part (split: paper)", "0.70"],
-        }
+def _a1(here: dict, rec=None, runs=None):
+    """Table A1 in the book's three groups: ``here`` holds this build's columns."""
+    runs = (
+        runs or ["alexnet | paper recipe | book head", "linear probe: [CLS] vectors"][: len(here["recipe"])]
     )
+    here = pd.DataFrame(here, index=pd.Index(runs, name="run"))
+    paper = pd.DataFrame({"paper val. acc. (Table I)": ["0.81 ± 0.01"]}, index=pd.Index(runs[:1], name="run"))
+    return record.three_groups("A1", paper, here, record=rec or {})
+
+
+def test_table_a1_checks():
+    cols = {
+        "recipe": ["paper", "logistic regression (book's probe)"],
+        "val. acc., final epoch": ["0.712 ± 0.010", "0.74"],
+        "val. acc., authors' cumulative": ["0.690 ± 0.012", "–"],
+        "test acc.": ["no test part (split: paper)", "0.70"],
+        "seeds": [2, 1],
+    }
+    good = _a1(cols)
     assert checks.recipes_named(_roundtrip(good)) == []
     assert checks.table_a1_accuracies(_roundtrip(good)) == []
-    no_recipe = good.drop(columns="recipe")
-    assert checks.recipes_named(no_recipe) == ["Table A1 has no 'recipe' column"]
-    blank = good.assign(recipe=["", "book"])
-    assert checks.recipes_named(blank) == ["Table A1: row 0 names no recipe"]
-    wrong = good.assign(**{"val. acc., final epoch": ["71.2 ± 1.0", "0.74"]})
-    assert "outside [0, 1]" in checks.table_a1_accuracies(wrong)[0]
-    missing = good.assign(**{"val. acc., final epoch": ["nan", "0.74"]})
-    assert "NaN" in checks.table_a1_accuracies(missing)[0]
-    wrong_test = good.assign(**{"test acc.": ["no test part (split: paper)", "1.7"]})
+
+    def broken(**change):
+        return _roundtrip(_a1({**cols, **change}))
+
+    no_recipe = good.drop(columns=(HERE, "recipe"))
+    assert checks.recipes_named(no_recipe) == ["Table A1 has no ('this build', 'recipe') column"]
+    assert checks.recipes_named(broken(recipe=["", "book"])) == ["Table A1: row 0 names no recipe"]
+    assert (
+        "outside [0, 1]"
+        in checks.table_a1_accuracies(broken(**{"val. acc., final epoch": ["71.2 ± 1.0", "0.74"]}))[0]
+    )
+    assert "NaN" in checks.table_a1_accuracies(broken(**{"val. acc., final epoch": ["0.7", "nan"]}))[0]
+    wrong_test = broken(**{"test acc.": ["no test part (split: paper)", "1.7"]})
     assert "outside [0, 1]" in checks.table_a1_accuracies(wrong_test)[0]
-    assert "has no column" in checks.table_a1_accuracies(good.drop(columns="val. acc., final epoch"))[0]
+    assert (
+        "has no column" in checks.table_a1_accuracies(good.drop(columns=(HERE, "val. acc., final epoch")))[0]
+    )
+    # a run only the record has: no recipe or accuracy of this build needed, but its numbers are checked
+    rec = {
+        "tables": {"A1": [{"row": "vgg16 | paper recipe | book head", "val_acc": {"mean": 0.8, "std": 0.01}}]}
+    }
+    with_record = _roundtrip(_a1(cols, rec=rec))
+    assert len(with_record) == 3
+    assert checks.recipes_named(with_record) == [] and checks.table_a1_accuracies(with_record) == []
+    rec["tables"]["A1"][0]["val_acc"]["mean"] = 80.0
+    problems = checks.table_a1_accuracies(_roundtrip(_a1(cols, rec=rec)))
+    assert problems == [
+        "Table A1: ('full run (recorded)', 'val. acc., final epoch') = 80.0 in row 2 is outside [0, 1]"
+    ]
+    nothing = _roundtrip(_a1({**cols, "seeds": ["–", "–"]}))
+    assert checks.table_a1_accuracies(nothing) == ["Table A1: no row has this build's accuracies"]
 
 
 def test_book_problems_reads_executed_notebooks_and_artifacts(tmp_path):
@@ -133,22 +178,18 @@ def test_book_problems_reads_executed_notebooks_and_artifacts(tmp_path):
         cell.outputs = [out]
         return cell
 
-    a1 = pd.DataFrame(
+    a1 = _a1(
         {
             "recipe": ["paper"],
             "val. acc., final epoch": ["0.71 ± 0.01"],
             "val. acc., authors' cumulative": ["0.69"],
             "test acc.": ["0.70"],
+            "seeds": [1],
         }
     )
     nb04, nb07 = tmp_path / "04.ipynb", tmp_path / "07.ipynb"
     nb04.write_text(json.dumps(new_notebook(cells=[glue_cell("a-table1", a1)])))
-    b2 = retrieval.side_by_side(
-        pd.DataFrame(
-            columns=list(retrieval.METRICS), index=pd.MultiIndex.from_tuples([], names=["text", "image"])
-        ),
-        "flowers",
-    )
+    b2 = _empty_b("flowers")
     nb07.write_text(
         json.dumps(
             new_notebook(

@@ -135,15 +135,16 @@ def test_table_a1_and_b_read_the_notebooks_outputs(tmp_path):
 
 def test_three_column_groups_paper_full_run_this_build():
     rec = _fake_record()
-    paper = pd.DataFrame({"val. acc.": ["0.81-0.82"]}, index=pd.Index(["alexnet"], name="row"))
+    paper = pd.DataFrame({"val. acc.": ["0.81-0.82"]}, index=pd.Index(["alexnet"], name="run"))
     here = pd.DataFrame(
         {"val. acc.": ["0.650 ± 0.010", "0.700"]},
-        index=pd.Index(["alexnet", "linear probe: [CLS] vectors"], name="row"),
+        index=pd.Index(["alexnet", "linear probe: [CLS] vectors"], name="run"),
     )
     table = record.three_groups("A1", paper, here, record=rec)
     groups = list(dict.fromkeys(table.columns.get_level_values(0)))
     assert groups == ["paper", "full run (recorded)", "this build"]
-    assert table.loc["alexnet", ("full run (recorded)", "val_acc")] == "0.810 ± 0.014"
+    assert table.loc["alexnet", ("full run (recorded)", "val. acc., final epoch")] == "0.810 ± 0.014"
+    assert table.loc["alexnet", ("full run (recorded)", "seeds")] == 2
     assert table.loc["linear probe: [CLS] vectors", ("paper", "val. acc.")] == "–"
     assert "commit 0123456789 on 2026-11-25" in record.caption(rec)
     empty = record.three_groups("A1", paper, here, record={})

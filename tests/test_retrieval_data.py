@@ -157,11 +157,18 @@ def test_load_embeddings_and_evaluate_every_pair(tmp_path):
     mlp, _ = retrieval.evaluate_pairs(data, projection="mlp")
     comparison = retrieval.projection_comparison({"lstsq": results, "mlp": mlp})
     assert comparison.shape == (4, 8) and ("fit_s", "mlp") in comparison.columns
-    table = retrieval_data.table_beside_paper(results, "cub", info)
-    assert table.loc[("DistilBERT", "VGG"), ("models that ran", "here")] == "MiniLM → EfficientNet-Lite0"
-    assert table.loc[("TF-IDF", "ResNet"), ("top1", "paper")] == 0.10
-    empty = retrieval_data.table_beside_paper(pd.DataFrame(), "flowers", info)
-    assert empty[("top1", "here")].isna().all() and len(empty) == 6
+    rec = {"tables": {"B1": [{"text": "TF-IDF", "image": "ResNet", "top1": {"mean": 0.12, "std": 0.01}}]}}
+    table = retrieval_data.table_beside_paper(results, "cub", info, record=rec)
+    groups = list(dict.fromkeys(table.columns.get_level_values(0)))
+    assert groups == ["paper", "full run (recorded)", "this build"]
+    assert (
+        table.loc[("DistilBERT", "VGG"), ("this build", "models that ran")] == "MiniLM → EfficientNet-Lite0"
+    )
+    assert table.loc[("DistilBERT", "VGG"), ("this build", "top1")] == 1.0
+    assert table.loc[("TF-IDF", "ResNet"), ("paper", "top1")] == 0.10
+    assert table.loc[("TF-IDF", "ResNet"), ("full run (recorded)", "top1")] == "0.120 ± 0.010"
+    empty = retrieval_data.table_beside_paper(pd.DataFrame(), "flowers", info, record={})
+    assert (empty[("this build", "top1")] == "–").all() and len(empty) == 6
 
 
 def test_load_embeddings_checks_rows_and_skips_missing_captions(tmp_path):

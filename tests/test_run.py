@@ -193,3 +193,15 @@ def test_cuda_without_a_gpu_is_refused_before_the_kernel_starts(tiny, monkeypatc
     with pytest.raises(ReproError, match="device='cuda' was requested but no CUDA GPU is available"):
         run.execute(src, {"profile": "smoke", "device": "cuda"}, out_dir=out_dir)
     assert not out_dir.exists() or not list(out_dir.rglob("*.ipynb"))
+
+
+def test_recording_a_run_reexecutes_only_the_notebooks_that_show_it(tmp_path, monkeypatch):
+    from helpers import record
+
+    monkeypatch.setattr(record, "RESULTS_DIR", tmp_path)
+    nb = {stem: run.select([stem])[0] for stem in ("03", "04", "07")}
+    before = {stem: run.recorded_fingerprint(path) for stem, path in nb.items()}
+    assert before["03"] is None and before["04"] is not None and before["07"] is not None
+    (tmp_path / "full.json").write_text('{"profile": "full"}')
+    after = {stem: run.recorded_fingerprint(path) for stem, path in nb.items()}
+    assert after["03"] is None and after["04"] != before["04"] and after["07"] != before["07"]

@@ -48,22 +48,53 @@ def test_table_a1_rows_beside_table_i():
     )
     choices = [ModelChoice("alexnet", "mobilenet_v2 features[:7] (stride 8)", True, "ImageNet", "absent")]
     t = tables_a.table_a1(
-        results, runs, choices, split="leakfree", cached=True, evaluate_test=True, has_test=True
+        results, runs, choices, split="leakfree", cached=True, evaluate_test=True, has_test=True, record={}
     )
-    assert list(t["paper's model"]) == ["alexnet", "(not in the paper)", "(not in the paper)"]
-    assert t["val. acc., final epoch"][0] == f"0.710 ± {np.std([0.70, 0.72], ddof=1):.3f}"
-    assert t["model that ran"][0].endswith("(stand-in)") and t["model that ran"][1].endswith("random init")
+    assert list(dict.fromkeys(t.columns.get_level_values(0))) == [
+        "paper",
+        "full run (none recorded yet)",
+        "this build",
+    ]
+    paper, here = t["paper"], t["this build"]
+    assert list(paper["paper's model"]) == ["alexnet", "(not in the paper)", "(not in the paper)"]
+    assert here["val. acc., final epoch"].iloc[0] == f"0.710 ± {np.std([0.70, 0.72], ddof=1):.3f}"
+    assert here["model that ran"].iloc[0].endswith("(stand-in)") and here["model that ran"].iloc[1].endswith(
+        "random init"
+    )
     t1 = sentiment_model.PAPER_TABLE_I["alexnet"]
-    assert t["paper val. acc. (Table I)"][0] == f"{t1.paper_val_acc:.2f} ± {t1.paper_val_acc_std:.2f}"
     assert (
-        t["test acc."][1] == "–"
-        and t["recipe"][2] == "logistic regression (book's probe)"
-        and t["pre-processing"][0].endswith("(cached)")
+        paper["paper val. acc. (Table I)"].iloc[0] == f"{t1.paper_val_acc:.2f} ± {t1.paper_val_acc_std:.2f}"
+    )
+    assert (
+        here["test acc."].iloc[1] == "–"
+        and here["recipe"].iloc[2] == "logistic regression (book's probe)"
+        and here["pre-processing"].iloc[0].endswith("(cached)")
     )
     no_test = tables_a.table_a1(
-        results, runs, choices, split="paper", cached=True, evaluate_test=True, has_test=False
+        results, runs, choices, split="paper", cached=True, evaluate_test=True, has_test=False, record={}
     )
-    assert set(no_test["test acc."]) == {"no test part (split: paper)"}
+    assert set(no_test[("this build", "test acc.")]) == {"no test part (split: paper)"}
+    # the recorded full run: its own runs (another recipe) come last, with the paper's value beside them
+    rec = {
+        "tables": {
+            "A1": [
+                {"row": "alexnet | book", "val_acc": {"mean": 0.8, "std": 0.01}, "seeds": [0, 1]},
+                {
+                    "row": "vgg16 | paper recipe | book head",
+                    "val_acc": {"mean": 0.79, "std": None},
+                    "seeds": [0],
+                },
+            ]
+        }
+    }
+    both = tables_a.table_a1(
+        results, runs, choices, split="leakfree", cached=True, evaluate_test=True, has_test=True, record=rec
+    )
+    full = both["full run (recorded)"]
+    assert list(both.index) == [*runs, "linear probe: [CLS] vectors", "vgg16 | paper recipe | book head"]
+    assert full["val. acc., final epoch"].tolist() == ["0.800 ± 0.010", "–", "–", "0.790"]
+    assert both.loc["vgg16 | paper recipe | book head", ("paper", "paper's model")] == "vgg16"
+    assert both.loc["vgg16 | paper recipe | book head", ("this build", "recipe")] == "–"
 
 
 def test_diagram_stages_follow_the_head():
