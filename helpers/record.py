@@ -494,6 +494,9 @@ def readme_section(record: dict | None, profile: str = "full") -> str:
             f"| {r['text']} | {r['image']} | " + " | ".join(fmt(r.get(m)) for m in B_METRICS) + " |"
             for r in rows
         ]
+    from . import answers
+
+    lines += ["", "**What the full run answers**", "", answers.paper_a(record), "", answers.paper_b(record)]
     return "\n".join(lines)
 
 

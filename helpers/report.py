@@ -73,6 +73,14 @@ def glue_text(name: str, text: str) -> None:
     _glue(name, PlainText(text), False)
 
 
+def glue_markdown(name: str, text: str) -> None:
+    """Glue a Markdown paragraph (or several) under ``name``, pasted by ``{glue:md}`` with
+    ``:format: myst`` (for example :func:`helpers.answers.paper_a`)."""
+    from IPython.display import Markdown
+
+    _glue(name, Markdown(text), False)
+
+
 def models_table(choices: Iterable[ModelChoice]) -> pd.DataFrame:
     """One row per model: what the paper used, what ran here, with which weights and why."""
     rows = [c.as_row() for c in choices]

@@ -166,6 +166,9 @@ def test_readme_section_from_a_record_lists_the_tables():
     assert "| TF-IDF | VGG | 0.100 |" in text
     assert "Not computed: the data folder has no captions" in text  # empty B2
     assert "36.0" in text  # total minutes
+    assert "**What the full run answers**" in text
+    assert "reach 0.81-0.82 with the stand-ins?** Yes" in text  # alexnet: 0.810
+    assert "[CLS] vectors?** No: the probe reaches 0.850" in text
 
 
 def test_record_refuses_a_run_that_is_not_there(tmp_path, monkeypatch):
