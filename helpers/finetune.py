@@ -390,8 +390,11 @@ def finetuned_caption_embeddings(
         seed=seed,
         allow_standin=allow_standin,
     )
+    from .training import autocast
+
     hf_model.eval()
-    emb = text_embeddings(
-        captions.caption.tolist(), tokenizer, hf_model, max_length=max_length, device=device
-    )
+    with autocast(device):  # the dtype of training.set_compute_dtype (notebook 06's compute_dtype)
+        emb = text_embeddings(
+            captions.caption.tolist(), tokenizer, hf_model, max_length=max_length, device=device
+        )
     return emb, history, choice

@@ -42,6 +42,9 @@ from .weights import ModelChoice, resolve
 
 PAPER_A_EXTRACTORS = ("alexnet", "wide_resnet50_2", "resnext50_32x4d", "shufflenet_v2_x1_0", "vgg16")
 
+#: how :func:`extract_features` computes: exactly, or under bfloat16 autocast (notebook 03's
+#: ``compute_dtype``)
+COMPUTE_DTYPES = ("float32", "bfloat16")
 #: paper A extractor -> (stand-in, spatial stride of its slice)
 EXTRACTOR_STANDIN = {
     "alexnet": ("mobilenet_v2", 8),
@@ -194,20 +197,33 @@ def extract_features(
     channels_last: bool = True,
     out=None,
     progress: bool = False,
+    mode: str = "bilinear",
+    dtype: str = "float32",
 ):
     """Paper A's frozen features of Z-normalised grey images ``(n, H, W)``, float16 ``(n, C, h, w)``.
 
-    Each batch is upsampled (``deepinsight.upsample``, ``scale``) and passed through the frozen
-    ``module`` under ``torch.inference_mode`` in the ``channels_last`` memory format (measured in
-    ``benchmarks/``: faster on CPU for these convolution stacks; the values agree with the eager
-    ``no_grad`` pass to float rounding).  ``out``: an array to fill (e.g. an
+    Each batch is upsampled (``deepinsight.upsample``, ``scale``, ``mode``) and passed through the
+    frozen ``module`` under ``torch.inference_mode`` in the ``channels_last`` memory format
+    (measured in ``benchmarks/``: faster on CPU for these convolution stacks; the values agree with
+    the eager ``no_grad`` pass to float rounding).  ``dtype="bfloat16"`` runs the convolutions
+    under ``torch.autocast`` in bfloat16 (2-3x faster on CPUs with AVX512-BF16; measured on the
+    stand-in slices: mean relative error about 2 %, correlation 0.9997 with float32, against
+    float16's 0.05 % for storing the result); the default ``"float32"`` computes exactly.  ``out``: an array to fill (e.g. an
     ``np.lib.format.open_memmap`` float16 file, so 50,000 reviews never sit in RAM); otherwise a
     new array is returned.  Used by notebook 03 (features computed once, read by notebook 04).
     """
+    import contextlib
+
     import numpy as np
 
     from .deepinsight import upsample
 
+    if dtype not in COMPUTE_DTYPES:
+        raise ReproError(f"Unknown compute dtype {dtype!r}; choose one of {', '.join(COMPUTE_DTYPES)}.")
+    device_type = torch.device(device).type
+    cast = (
+        torch.autocast(device_type, dtype=torch.bfloat16) if dtype == "bfloat16" else contextlib.nullcontext()
+    )
     images_z = np.asarray(images_z)
     n = len(images_z)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -219,9 +235,13 @@ def extract_features(
         from tqdm.auto import tqdm
 
         starts = tqdm(starts, desc="frozen features", unit="batch")
-    with torch.inference_mode():
+    with torch.inference_mode(), cast:
         for b in starts:
-            x = upsample(images_z[b : b + batch_size], scale).to(device).contiguous(memory_format=fmt)
+            x = (
+                upsample(images_z[b : b + batch_size], scale, mode=mode)
+                .to(device)
+                .contiguous(memory_format=fmt)
+            )
             y = module(x).float().cpu().numpy().astype(np.float16)
             if out is None:
                 out = np.empty((n, *y.shape[1:]), dtype=np.float16)

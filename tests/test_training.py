@@ -201,3 +201,30 @@ def test_make_deterministic_without_a_gpu(restore_determinism):
     training.make_deterministic(torch.device("cuda"))
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+
+
+def test_bfloat16_autocast_trains_close_to_float32_and_is_switched_back():
+    """set_compute_dtype("bfloat16"): forward passes in bfloat16, weights stay float32."""
+
+    def run():
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+        train, val = loaders()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        hist = training.fit(model, train, val, opt, epochs=3)
+        return model, hist, training.embed(model, val, progress=False)
+
+    exact_model, exact, exact_emb = run()
+    try:
+        training.set_compute_dtype("bfloat16")
+        fast_model, fast, fast_emb = run()
+    finally:
+        training.set_compute_dtype("float32")
+    assert all(p.dtype == torch.float32 for p in fast_model.parameters())
+    assert fast["val_acc"][-1] > 0.85 and abs(fast["val_acc"][-1] - exact["val_acc"][-1]) < 0.05
+    assert fast["train_loss"] != exact["train_loss"]  # it did run in bfloat16
+    assert abs(fast_emb - exact_emb).max() < 0.1 * abs(exact_emb).max()
+    again = run()[1]
+    assert again["train_loss"] == exact["train_loss"]  # float32 again after switching back
+    with pytest.raises(ReproError, match="Unknown compute dtype 'half'"):
+        training.set_compute_dtype("half")
