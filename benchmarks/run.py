@@ -160,7 +160,7 @@ def bench_encoding(ctx: Context) -> list[Row]:
 def bench_features(ctx: Context, n_images: int) -> list[Row]:
     """Frozen slice ms/image: eager ``no_grad`` on 1 thread against ``frozen_slices.extract_features``
     (``inference_mode`` + ``channels_last``) on ``threads`` threads, and each change on its own."""
-    from helpers import deepinsight, frozen_slices
+    from helpers import deepinsight, frozen_slices, training
 
     images = ctx.images(n_images)
     rows = []
@@ -179,10 +179,12 @@ def bench_features(ctx: Context, n_images: int) -> list[Row]:
 
             return go
 
-        def fast(threads, channels_last=True):
+        def fast(threads, channels_last=True, dtype="float32"):
             def go():
                 _threads(threads)
-                return frozen_slices.extract_features(module, images, channels_last=channels_last)
+                return frozen_slices.extract_features(
+                    module, images, channels_last=channels_last, dtype=dtype
+                )
 
             return go
 
@@ -190,6 +192,11 @@ def bench_features(ctx: Context, n_images: int) -> list[Row]:
         t_1, _ = timed(fast(1))
         t_2, _ = timed(eager(ctx.threads))
         t_fast, out = timed(fast(ctx.threads))
+        t_bf16, out_bf16 = timed(fast(ctx.threads, dtype="bfloat16"))
+        rel = float(
+            np.abs(out_bf16.astype(np.float32) - ref.astype(np.float32)).mean()
+            / np.abs(ref.astype(np.float32)).mean()
+        )
         diff = float(np.abs(ref.astype(np.float32) - out.astype(np.float32)).max())
         scale = float(np.abs(ref.astype(np.float32)).max())
         label = f"frozen features, {name} slice ({choice.used.split(' (')[0]})"
@@ -228,6 +235,20 @@ def bench_features(ctx: Context, n_images: int) -> list[Row]:
                 f"max abs diff {diff:.1e} (largest value {scale:.0f}; float16)",
                 items=len(images),
                 extra=f"{len(images)} real review images, 150 px, batch 64",
+            )
+        )
+        rows.append(
+            row(
+                label,
+                "eager no_grad, 1 thread",
+                f"extract_features, bfloat16 autocast, {ctx.threads} threads",
+                t_ref,
+                t_bf16,
+                "ms/item",
+                f"mean relative difference {rel:.1%} (bfloat16)",
+                items=len(images),
+                extra="compute_dtype=bfloat16 (the full profile); CPU with native bfloat16: "
+                + ("yes" if training.cpu_has_bf16() else "no"),
             )
         )
         module.to(memory_format=torch.contiguous_format)

@@ -454,7 +454,7 @@ def readme_section(record: dict | None, profile: str = "full") -> str:
     if record is None:
         return (
             f"No {profile} run has been recorded yet: `results/{profile}.json` does not exist. "
-            f"`{cmd}` runs the whole book at full scale (estimated 3 to 3.5 h on 2 CPU cores, see "
+            f"`{cmd}` runs the whole book at full scale (estimated 2 to 2.5 h on 2 CPU cores, see "
             "`book/running.md`) and records it; `python -m helpers.record readme` then fills "
             "this section."
         )

@@ -29,6 +29,32 @@ AUX_WEIGHT = 0.4  # torchvision's reference weight of Inception-v3's auxiliary l
 #: 06, parameter ``compute_dtype``): exactly, or under bfloat16 autocast
 COMPUTE_DTYPES = ("float32", "bfloat16")
 _COMPUTE = {"dtype": "float32"}
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 instructions that make bfloat16 fast on a CPU
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes bfloat16 natively (Linux ``/proc/cpuinfo`` flags
+    :data:`BF16_CPU_FLAGS`); elsewhere bfloat16 is emulated and no faster than float32."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = set(cpuinfo.split())
+    return any(f in flags for f in BF16_CPU_FLAGS)
+
+
+def resolve_compute_dtype(dtype: str, device="cpu", cpuinfo: str | None = None) -> str:
+    """``"float32"`` or ``"bfloat16"``; ``"auto"`` picks bfloat16 on a CPU with native bfloat16
+    (:func:`cpu_has_bf16`) and float32 everywhere else (GPUs included). Notebooks 03, 04 and 06
+    resolve their ``compute_dtype`` parameter with it; the resolved value keys their artifacts."""
+    if dtype == "auto":
+        return "bfloat16" if torch.device(device).type == "cpu" and cpu_has_bf16(cpuinfo) else "float32"
+    if dtype not in COMPUTE_DTYPES:
+        raise ReproError(
+            f"Unknown compute dtype {dtype!r}; choose one of {', '.join(COMPUTE_DTYPES)} or auto."
+        )
+    return dtype
 
 
 def set_compute_dtype(dtype: str) -> None:

@@ -228,3 +228,15 @@ def test_bfloat16_autocast_trains_close_to_float32_and_is_switched_back():
     assert again["train_loss"] == exact["train_loss"]  # float32 again after switching back
     with pytest.raises(ReproError, match="Unknown compute dtype 'half'"):
         training.set_compute_dtype("half")
+
+
+def test_auto_compute_dtype_uses_bfloat16_only_on_a_cpu_that_has_it():
+    amd = "flags : fpu avx2 avx512f avx512_bf16 avx512_vnni"
+    old = "flags : fpu sse4_2 avx2"
+    assert training.cpu_has_bf16(amd) and not training.cpu_has_bf16(old)
+    assert training.resolve_compute_dtype("auto", "cpu", amd) == "bfloat16"
+    assert training.resolve_compute_dtype("auto", "cpu", old) == "float32"
+    assert training.resolve_compute_dtype("auto", "cuda", amd) == "float32"
+    assert training.resolve_compute_dtype("bfloat16", "cpu", old) == "bfloat16"  # asked for: kept
+    with pytest.raises(ReproError, match="or auto"):
+        training.resolve_compute_dtype("fp8")
