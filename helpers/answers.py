@@ -19,6 +19,8 @@ PAPER_A_RANGE = (0.81, 0.82)  # Benarab, Table I: validation accuracy of the fiv
 #: word-CNN-RNN), on their own 50 test classes and with their own image features
 REED_CUB_TOP1 = 0.568
 CLS_PROBE = "linear probe: [CLS] vectors"
+PIXEL_PROBE = "linear probe: DeepInsight pixels"
+CHANCE = 0.52  # IMDB is balanced: a classifier that learned nothing scores about 0.50
 
 
 def _mean(row: dict | None, metric: str):
@@ -75,14 +77,31 @@ def paper_a(record: dict | None) -> str:
         + (f" (authors' cumulative measure {cumulative:.3f})" if cumulative is not None else "")
         + f"; the {len(image)} runs on ImageNet slices range from {min(finals):.3f} to {max(finals):.3f}."
     ]
-    probe = by_run.get(CLS_PROBE)
+    stuck = [
+        r["row"]
+        for r in rows
+        if not r["row"].startswith("linear probe") and (_mean(r, "val_acc") or 1) <= CHANCE
+    ]
+    if stuck:
+        out.append(
+            f"Runs whose mean validation accuracy stayed at chance level (≤ {CHANCE:.2f}): "
+            + ", ".join(f"*{name}*" for name in stuck)
+            + "; a mean between chance and the best runs with a large std means that some seeds stayed "
+            "at chance and others learned."
+        )
+    probe, pixels = by_run.get(CLS_PROBE), by_run.get(PIXEL_PROBE)
     if probe and _mean(probe, "val_acc") is not None:
         d = _mean(best, "val_acc") - _mean(probe, "val_acc")
         out.append(
             "**Does it beat the logistic regression on the [CLS] vectors?** "
             + ("Yes" if d > 0 else "No")
             + f": the probe reaches {_mean(probe, 'val_acc'):.3f} on the same validation reviews, "
-            f"the best image run {_pts(d)} against it."
+            f"the best image run {_pts(d)} against it"
+            + (
+                f"; a logistic regression on the DeepInsight pixels themselves reaches {_mean(pixels, 'val_acc'):.3f}."
+                if pixels and _mean(pixels, "val_acc") is not None
+                else "."
+            )
         )
     pairs = []
     for r in rows:

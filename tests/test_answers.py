@@ -11,6 +11,7 @@ def _record(alexnet=(0.80, 0.82), random=(0.70, 0.72), probe=(0.85,), reed=0.3):
         {"row": "vgg16 | paper recipe | book head", "val_acc": S([0.75, 0.77])},
         {"row": "alexnet_random | paper recipe | book head", "val_acc": S(random)},
         {"row": "linear probe: [CLS] vectors", "val_acc": S(probe)},
+        {"row": "linear probe: DeepInsight pixels", "val_acc": S([0.83])},
     ]
     b1 = [
         {
@@ -41,12 +42,16 @@ def test_paper_a_answers_follow_the_numbers():
     assert "*alexnet | paper recipe | book head*, ends at a validation accuracy of 0.810" in text
     assert "(authors' cumulative measure 0.780)" in text and "range from 0.760 to 0.810" in text
     assert "[CLS] vectors?** No: the probe reaches 0.850" in text and "-4.0 points" in text
+    assert "on the DeepInsight pixels themselves reaches 0.830." in text
     assert "0.810 against 0.710" in text and "+10.0 points: yes" in text
     low = answers.paper_a(_record(alexnet=(0.70, 0.72), random=(0.66, 0.74), probe=(0.6,)))
     assert "stand-ins?** No" in low and "vectors?** Yes" in low
     assert "not clearly (within two std)" in low
     worse = answers.paper_a(_record(alexnet=(0.70, 0.70), random=(0.75, 0.75)))
     assert "-5.0 points: no" in worse
+    assert "stayed at chance" not in text
+    stuck = answers.paper_a(_record(random=(0.494, 0.494)))
+    assert "stayed at chance level (≤ 0.52): *alexnet_random | paper recipe | book head*;" in stuck
 
 
 def test_paper_b_answers_name_the_winner_and_reed_scale():
