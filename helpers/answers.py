@@ -44,6 +44,11 @@ def _none(record: dict | None) -> str | None:
     )
 
 
+def _used(choice: dict | None, fallback: str) -> str:
+    """The model that ran for a recorded ModelChoice (``models`` of the record), short form."""
+    return (choice or {}).get("used", fallback).split(" (")[0]
+
+
 def _image_rows(rows: list[dict]) -> list[dict]:
     """Table A1's rows trained on an ImageNet slice (not the probes, not the random control)."""
     return [
@@ -69,10 +74,15 @@ def paper_a(record: dict | None) -> str:
     lo, hi = PAPER_A_RANGE
     reached = _mean(best, "val_acc") >= lo
     cumulative = _mean(best, "val_acc_cumulative")
+    extractors = {
+        c["requested"]: c for c in ((record.get("models") or {}).get("A1") or {}).get("extractors") or []
+    }
+    best_name = best["row"].split(" | ")[0]
+    ran = f" (frozen slice: {_used(extractors[best_name], best_name)})" if best_name in extractors else ""
     out = [
         f"**Does the image detour reach {lo:.2f}-{hi:.2f} with the stand-ins?** "
         + ("Yes" if reached else "No")
-        + f": the best run, *{best['row']}*, ends at a validation accuracy of "
+        + f": the best run, *{best['row']}*{ran}, ends at a validation accuracy of "
         f"{_mean(best, 'val_acc'):.3f}"
         + (f" (authors' cumulative measure {cumulative:.3f})" if cumulative is not None else "")
         + f"; the {len(image)} runs on ImageNet slices range from {min(finals):.3f} to {max(finals):.3f}."
@@ -134,10 +144,14 @@ def paper_b(record: dict | None) -> str:
     ranked = sorted(rows, key=lambda r: _mean(r, "top1"), reverse=True)
     best, second = ranked[0], ranked[1] if len(ranked) > 1 else None
 
+    models = (record.get("models") or {}).get("B") or {}
+
     def pair(r):
-        return f"{r['text']}-{r['image']}" + (
-            f" (ran as {r['text model']} → {r['image model']})" if r.get("text model") else ""
-        )
+        if not r.get("text model"):
+            return f"{r['text']}-{r['image']}"
+        text = "TF-IDF" if r["text model"] == "tfidf" else _used(models.get("text"), r["text model"])
+        image = _used((models.get("images") or {}).get(f"cub/{r['image model']}"), r["image model"])
+        return f"{r['text']}-{r['image']} (ran as {text} → {image})"
 
     out = [
         f"**Which text/image pair wins on {on}?** {pair(best)}: Top-1 {_mean(best, 'top1'):.3f}, "

@@ -448,6 +448,12 @@ def three_groups(name: str, paper, here, *, record: dict | None = None, profile:
     return table.where(table.notna(), "–")
 
 
+def _cell(text: str) -> str:
+    """A Markdown table cell: run names such as ``"alexnet | paper recipe | book head"`` keep
+    their bars escaped, so they stay one column."""
+    return str(text).replace("|", "\\|")
+
+
 def readme_section(record: dict | None, profile: str = "full") -> str:
     """The README's text between the full-results markers, generated from ``record``."""
     cmd = f"python -m helpers.run all --profile {profile} && python -m helpers.record --profile {profile}"
@@ -476,7 +482,7 @@ def readme_section(record: dict | None, profile: str = "full") -> str:
         "|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['row']} | {fmt(r.get('val_acc'))} | {fmt(r.get('val_acc_cumulative'))} | "
+        f"| {_cell(r['row'])} | {fmt(r.get('val_acc'))} | {fmt(r.get('val_acc_cumulative'))} | "
         f"{fmt(r.get('test_acc'))} | {len(r.get('seeds', []))} |"
         for r in a1
     ]

@@ -27,19 +27,30 @@ def _record(alexnet=(0.80, 0.82), random=(0.70, 0.72), probe=(0.85,), reed=0.3):
         {
             "text": "DistilBERT",
             "image": "ResNet",
+            "text model": "distilbert-base-uncased",
+            "image model": "resnet18",
             "top1": S([0.20]),
             "top5": S([0.5]),
             "f1": S([0.18]),
             "reed_top1": S([reed / 2]),
         },
     ]
-    return {"tables": {"A1": a1, "B1": b1, "B2": []}, "data": {"cub": {"classes": {"test": 60}}}}
+    models = {
+        "A1": {"extractors": [{"requested": "alexnet", "used": "mobilenet_v2 features[:7] (stride 8)"}]},
+        "B": {
+            "text": {"requested": "distilbert-base-uncased", "used": "all-MiniLM-L6-v2 (packaged)"},
+            "images": {"cub/resnet18": {"requested": "resnet18", "used": "mobilenet_v2 (128 px)"}},
+        },
+    }
+    tables = {"A1": a1, "B1": b1, "B2": []}
+    return {"tables": tables, "data": {"cub": {"classes": {"test": 60}}}, "models": models}
 
 
 def test_paper_a_answers_follow_the_numbers():
     text = answers.paper_a(_record())
     assert "reach 0.81-0.82 with the stand-ins?** Yes" in text
-    assert "*alexnet | paper recipe | book head*, ends at a validation accuracy of 0.810" in text
+    best = "*alexnet | paper recipe | book head* (frozen slice: mobilenet_v2 features[:7])"
+    assert f"{best}, ends at a validation accuracy of 0.810" in text
     assert "(authors' cumulative measure 0.780)" in text and "range from 0.760 to 0.810" in text
     assert "[CLS] vectors?** No: the probe reaches 0.850" in text and "-4.0 points" in text
     assert "on the DeepInsight pixels themselves reaches 0.830." in text
@@ -56,7 +67,8 @@ def test_paper_a_answers_follow_the_numbers():
 
 def test_paper_b_answers_name_the_winner_and_reed_scale():
     text = answers.paper_b(_record())
-    assert "wins on 60 unseen CUB classes?** DistilBERT-ResNet: Top-1 0.200" in text
+    best = "DistilBERT-ResNet (ran as all-MiniLM-L6-v2 → mobilenet_v2): Top-1 0.200"
+    assert f"wins on 60 unseen CUB classes?** {best}" in text
     assert "next comes TF-IDF-VGG at 0.100" in text
     assert "TF-IDF-VGG, classifies 30.0 % of the 60 unseen CUB classes" in text
     assert "56.8 %" in text and "-26.8 points" in text

@@ -29,7 +29,9 @@ def test_readme_section_agrees_with_the_recorded_full_run():
         assert "No full run has been recorded yet" in section
     else:
         for row in recorded["tables"]["A1"]:
-            assert f"| {row['row']} | {record.fmt(row['val_acc'])} |" in section
+            assert f"| {record._cell(row['row'])} | {record.fmt(row['val_acc'])} |" in section
+        for row in recorded["tables"]["B1"]:
+            assert f"| {row['text']} | {row['image']} | {record.fmt(row['top1'])} |" in section
 
 
 def test_readme_text_replaces_only_the_marked_section():
@@ -166,6 +168,9 @@ def test_readme_section_from_a_record_lists_the_tables():
     assert "| TF-IDF | VGG | 0.100 |" in text
     assert "Not computed: the data folder has no captions" in text  # empty B2
     assert "36.0" in text  # total minutes
+    rec = _fake_record()
+    rec["tables"]["A1"][0]["row"] = "alexnet | paper recipe | book head"
+    assert "| alexnet \\| paper recipe \\| book head | 0.810 ± 0.014 |" in record.readme_section(rec)
     assert "**What the full run answers**" in text
     assert "reach 0.81-0.82 with the stand-ins?** Yes" in text  # alexnet: 0.810
     assert "[CLS] vectors?** No: the probe reaches 0.850" in text
