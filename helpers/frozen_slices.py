@@ -207,8 +207,9 @@ def extract_features(
     (measured in ``benchmarks/``: faster on CPU for these convolution stacks; the values agree with
     the eager ``no_grad`` pass to float rounding).  ``dtype="bfloat16"`` runs the convolutions
     under ``torch.autocast`` in bfloat16 (2-3x faster on CPUs with AVX512-BF16; measured on the
-    stand-in slices: mean relative error about 2 %, correlation 0.9997 with float32, against
-    float16's 0.05 % for storing the result); the default ``"float32"`` computes exactly.  ``out``: an array to fill (e.g. an
+    stand-in slices a mean relative difference of about 2 % on random inputs and 4-14 % on real
+    DeepInsight review images, ``benchmarks/latest.md``; in the quick build five of six Table A1
+    rows moved by at most 2 points, resnext50's by -7.8); the default ``"float32"`` computes exactly.  ``out``: an array to fill (e.g. an
     ``np.lib.format.open_memmap`` float16 file, so 50,000 reviews never sit in RAM); otherwise a
     new array is returned.  Used by notebook 03 (features computed once, read by notebook 04).
     """

@@ -36,7 +36,8 @@ def test_bfloat16_autocast_and_nearest_upsampling_stay_close_to_float32():
     fast = frozen_slices.extract_features(module, images, mode="nearest", batch_size=3, dtype="bfloat16")
     np.testing.assert_allclose(exact.astype(np.float32), ref, rtol=2e-3, atol=2e-2)
     fast = fast.astype(np.float32)
-    # bfloat16 changes the values (measured: ~2 % mean relative error, correlation 0.9997)
+    # bfloat16 changes the values (on these random inputs ~2 % mean relative difference, correlation
+    # 0.9997; on real review images 4-14 %, benchmarks/latest.md)
     assert 0 < np.abs(fast - ref).mean() / np.abs(ref).mean() < 0.04
     assert np.abs(fast - ref).max() / np.abs(ref).max() < 0.06
     assert np.corrcoef(fast.ravel(), ref.ravel())[0, 1] > 0.999
