@@ -26,8 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from .record import THIS_BUILD  # the last column group of Tables A1, B1, B2
+
 RETRIEVAL_METRICS = ("top1", "precision", "recall", "f1", "top5")
-THIS_BUILD = "this build"  # the last column group of Tables A1, B1, B2 (helpers.record.THIS_BUILD)
 GLUE_PREFIX = "application/papermill.record/"
 
 

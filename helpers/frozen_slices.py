@@ -42,9 +42,6 @@ from .weights import ModelChoice, resolve
 
 PAPER_A_EXTRACTORS = ("alexnet", "wide_resnet50_2", "resnext50_32x4d", "shufflenet_v2_x1_0", "vgg16")
 
-#: how :func:`extract_features` computes: exactly, or under bfloat16 autocast (notebook 03's
-#: ``compute_dtype``)
-COMPUTE_DTYPES = ("float32", "bfloat16")
 #: paper A extractor -> (stand-in, spatial stride of its slice)
 EXTRACTOR_STANDIN = {
     "alexnet": ("mobilenet_v2", 8),
@@ -213,18 +210,12 @@ def extract_features(
     ``np.lib.format.open_memmap`` float16 file, so 50,000 reviews never sit in RAM); otherwise a
     new array is returned.  Used by notebook 03 (features computed once, read by notebook 04).
     """
-    import contextlib
-
     import numpy as np
 
     from .deepinsight import upsample
+    from .training import autocast
 
-    if dtype not in COMPUTE_DTYPES:
-        raise ReproError(f"Unknown compute dtype {dtype!r}; choose one of {', '.join(COMPUTE_DTYPES)}.")
-    device_type = torch.device(device).type
-    cast = (
-        torch.autocast(device_type, dtype=torch.bfloat16) if dtype == "bfloat16" else contextlib.nullcontext()
-    )
+    cast = autocast(device, dtype)
     images_z = np.asarray(images_z)
     n = len(images_z)
     fmt = torch.channels_last if channels_last else torch.contiguous_format

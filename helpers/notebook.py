@@ -51,8 +51,6 @@ def setup(
         if cpu_threads and (dev is None or dev.type == "cpu"):
             torch.set_num_threads(int(cpu_threads))
     if glue:
-        from .figures_a import PlainText
-
-        report.glue_value(glue, PlainText(profile))
+        report.glue_text(glue, profile)
     print(f"profile={profile} run={run}" + (f" device={dev}" if dev is not None else ""))
     return Setup(profile, run, dev)

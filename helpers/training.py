@@ -62,16 +62,21 @@ def set_compute_dtype(dtype: str) -> None:
     in ``"float32"`` (the default) or under ``torch.autocast`` in ``"bfloat16"`` (mixed precision:
     weights, gradients and optimiser state stay float32; 2-3x faster convolutions and matrix
     products on CPUs with AVX512-BF16, measured in notebook 03's profile comments)."""
+    _COMPUTE["dtype"] = _checked(dtype)
+
+
+def _checked(dtype: str) -> str:
     if dtype not in COMPUTE_DTYPES:
         raise ReproError(f"Unknown compute dtype {dtype!r}; choose one of {', '.join(COMPUTE_DTYPES)}.")
-    _COMPUTE["dtype"] = dtype
+    return dtype
 
 
-def autocast(device):
-    """The context of a forward pass under the dtype of :func:`set_compute_dtype`."""
+def autocast(device, dtype: str | None = None):
+    """The context of a forward pass in ``dtype`` (default: that of :func:`set_compute_dtype`):
+    nothing for float32, ``torch.autocast`` for bfloat16."""
     import contextlib
 
-    if _COMPUTE["dtype"] == "float32":
+    if _checked(dtype or _COMPUTE["dtype"]) == "float32":
         return contextlib.nullcontext()
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
 
