@@ -405,7 +405,8 @@ def header(threads: int, seconds: float, note: str) -> str:
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     gpu = m["gpu"] or "none (CPU only)"
     text = (
-        f"Measured {when} on {m['cores']} CPU cores ({m['cpu']}), {m['ram_gb']:g} GB RAM, GPU: {gpu}; "
+        f"Measured {when} on {m['cores']} CPU cores ({m['cpu']}, torch CPU capability "
+        f"{m['cpu_capability']}), {m['ram_gb']:g} GB RAM, GPU: {gpu}; "
         f"commit {commit}; torch {torch.__version__}, {threads} torch threads for the fast paths; "
         f"the whole run took {seconds:.0f} s (`python -m benchmarks`)."
     )

@@ -65,7 +65,8 @@ TABLE_DATASET = {"B1": "cub", "B2": "flowers"}
 
 
 def machine() -> dict:
-    """CPU cores, RAM (GB), CPU model, GPU (or None) and OS of this machine."""
+    """CPU cores, RAM (GB), CPU model and capability (``training.cpu_capability``), GPU (or None)
+    and OS of this machine."""
     cpu = platform.processor() or ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -78,10 +79,13 @@ def machine() -> dict:
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
     except (ValueError, OSError, AttributeError):
         ram = float("nan")
-    gpu = None
+    gpu, capability = None, "unknown"
     try:
         import torch
 
+        from .training import cpu_capability
+
+        capability = cpu_capability()
         if torch.cuda.is_available():
             gpu = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
     except Exception:  # pragma: no cover - torch is a dependency
@@ -91,6 +95,7 @@ def machine() -> dict:
         "cores": cores,
         "ram_gb": round(ram, 1),
         "cpu": cpu or "unknown",
+        "cpu_capability": capability,  # torch's CPU kernels (AVX2 / AVX512) and +bf16 if native
         "gpu": gpu,
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
@@ -396,7 +401,10 @@ def caption(record: dict | None = None, profile: str = "full") -> str:
     if record is None:
         return f"No {profile} run has been recorded yet (results/{profile}.json is missing)."
     m = record["machine"]
-    where = f"{m['cores']} CPU cores, {m['ram_gb']:g} GB RAM" + (f", GPU {m['gpu']}" if m.get("gpu") else "")
+    cpu = f" ({m['cpu_capability']})" if m.get("cpu_capability") else ""
+    where = f"{m['cores']} CPU cores{cpu}, {m['ram_gb']:g} GB RAM" + (
+        f", GPU {m['gpu']}" if m.get("gpu") else ""
+    )
     return (
         f"{record['profile']} run of commit {str(record['commit'])[:10]} on {record['date']} "
         f"({where}; {_duration(record['total_wall_s'])} for the eight notebooks)"

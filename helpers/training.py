@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import os
 import random
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -45,16 +46,26 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
 
 
 def resolve_compute_dtype(dtype: str, device="cpu", cpuinfo: str | None = None) -> str:
-    """``"float32"`` or ``"bfloat16"``; ``"auto"`` picks bfloat16 on a CPU with native bfloat16
-    (:func:`cpu_has_bf16`) and float32 everywhere else (GPUs included). Notebooks 03, 04 and 06
-    resolve their ``compute_dtype`` parameter with it; the resolved value keys their artifacts."""
-    if dtype == "auto":
-        return "bfloat16" if torch.device(device).type == "cpu" and cpu_has_bf16(cpuinfo) else "float32"
-    if dtype not in COMPUTE_DTYPES:
-        raise ReproError(
-            f"Unknown compute dtype {dtype!r}; choose one of {', '.join(COMPUTE_DTYPES)} or auto."
+    """Check notebook 03's, 04's and 06's ``compute_dtype`` parameter: ``"float32"`` (the default:
+    every number the book shows or records) or ``"bfloat16"``, a speed option a user asks for by
+    name (the numbers change; "Running the book", section "Numeric precision"). The machine never
+    picks it. bfloat16 on a CPU without native bfloat16 (:func:`cpu_has_bf16`) is emulated and
+    several times *slower*, so it warns there. The value keys the notebooks' artifacts."""
+    dtype = _checked(dtype)
+    if dtype == "bfloat16" and torch.device(device).type == "cpu" and not cpu_has_bf16(cpuinfo):
+        warnings.warn(
+            "compute_dtype='bfloat16' on a CPU without native bfloat16 "
+            f"(torch reports {cpu_capability()}): emulated, slower than float32.",
+            stacklevel=2,
         )
     return dtype
+
+
+def cpu_capability() -> str:
+    """What torch's CPU kernels use here (``torch.backends.cpu.get_cpu_capability()``: ``AVX2``,
+    ``AVX512``, ...) plus ``+bf16`` where the CPU computes bfloat16 natively; stated beside every
+    timing (benchmarks, the recorded run)."""
+    return torch.backends.cpu.get_cpu_capability() + ("+bf16" if cpu_has_bf16() else "")
 
 
 def set_compute_dtype(dtype: str) -> None:
@@ -67,7 +78,12 @@ def set_compute_dtype(dtype: str) -> None:
 
 def _checked(dtype: str) -> str:
     if dtype not in COMPUTE_DTYPES:
-        raise ReproError(f"Unknown compute dtype {dtype!r}; choose one of {', '.join(COMPUTE_DTYPES)}.")
+        hint = (
+            " ('auto' is gone: the book computes in float32 unless bfloat16 is asked for)"
+            if dtype == "auto"
+            else ""
+        )
+        raise ReproError(f"Unknown compute dtype {dtype!r}; choose one of {', '.join(COMPUTE_DTYPES)}{hint}.")
     return dtype
 
 

@@ -94,10 +94,17 @@ def remote_resources(html_root: Path) -> list[str]:
     return out
 
 
+#: how long (virtual ms) the page waits for images and MathJax before it reports anyway; images
+#: still not loaded then count as broken, so a page that never settles fails with a message
+IMAGE_DEADLINE_MS = 20000
+
 CHECK_SCRIPT = r"""
 <script>
-window.addEventListener('load', function () {
+(function () {
+  var reported = false;
   function report() {
+    if (reported) return;
+    reported = true;
     var imgs = Array.from(document.querySelectorAll('img'));
     var broken = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
                      .map(function (i) { return (i.getAttribute('src') || '').slice(0, 80); });
@@ -126,12 +133,28 @@ window.addEventListener('load', function () {
       mathjax: !!(window.MathJax && window.MathJax.startup)});
     document.body.appendChild(out);
   }
-  var imgs = Array.from(document.querySelectorAll('img'));
-  imgs.forEach(function (i) { i.loading = 'eager'; });
-  var ready = Promise.all(imgs.map(function (i) { return i.decode().catch(function () {}); }));
-  var math = (window.MathJax && MathJax.startup && MathJax.startup.promise) || Promise.resolve();
-  Promise.all([ready, math]).then(report, report);
-});
+  // Each image settles on its own load or error event, or at a deadline (virtual time, so it
+  // fires within --virtual-time-budget); img.decode() is not used: in Chromium 156 headless it
+  // never settles for some images, and the report would never be written.
+  function settled() {
+    var waited = Array.from(document.querySelectorAll('img')).map(function (i) {
+      i.loading = 'eager';
+      if (i.complete) return Promise.resolve();
+      return new Promise(function (done) {
+        i.addEventListener('load', done, {once: true});
+        i.addEventListener('error', done, {once: true});
+      });
+    });
+    var math = (window.MathJax && MathJax.startup && MathJax.startup.promise) || Promise.resolve();
+    return Promise.all([Promise.all(waited), math.catch(function () {})]);
+  }
+  function deadline(ms) { return new Promise(function (done) { setTimeout(done, ms); }); }
+  // The window's load event can itself be held up; a second deadline reports regardless.
+  setTimeout(report, IMAGE_DEADLINE_MS + 5000);
+  window.addEventListener('load', function () {
+    Promise.race([settled(), deadline(IMAGE_DEADLINE_MS)]).then(report, report);
+  });
+})();
 </script>
 """
 
@@ -166,11 +189,12 @@ def check_in_chromium(page: Path, timeout: float = 120) -> dict:
     typeset formulas (a copy of the page with a checking script, next to the page)."""
     probe = page.with_name(f".check-{page.name}")
     source = page.read_text(encoding="utf-8")
-    probe.write_text(source.replace("</body>", CHECK_SCRIPT + "</body>", 1), encoding="utf-8")
+    script = CHECK_SCRIPT.replace("IMAGE_DEADLINE_MS", str(IMAGE_DEADLINE_MS))
+    probe.write_text(source.replace("</body>", script + "</body>", 1), encoding="utf-8")
     try:
         with tempfile.TemporaryDirectory() as profile:
             out = subprocess.run(
-                _chromium_cmd(profile) + ["--virtual-time-budget=30000", "--dump-dom", probe.as_uri()],
+                _chromium_cmd(profile) + ["--virtual-time-budget=40000", "--dump-dom", probe.as_uri()],
                 capture_output=True,
                 text=True,
                 timeout=timeout,

@@ -230,13 +230,19 @@ def test_bfloat16_autocast_trains_close_to_float32_and_is_switched_back():
         training.set_compute_dtype("half")
 
 
-def test_auto_compute_dtype_uses_bfloat16_only_on_a_cpu_that_has_it():
+def test_the_machine_never_picks_the_precision():
+    """float32 unless bfloat16 is asked for by name, on every CPU (the same tables everywhere);
+    asking for bfloat16 on a CPU without it warns (emulated, slower); 'auto' is gone."""
     amd = "flags : fpu avx2 avx512f avx512_bf16 avx512_vnni"
     old = "flags : fpu sse4_2 avx2"
     assert training.cpu_has_bf16(amd) and not training.cpu_has_bf16(old)
-    assert training.resolve_compute_dtype("auto", "cpu", amd) == "bfloat16"
-    assert training.resolve_compute_dtype("auto", "cpu", old) == "float32"
-    assert training.resolve_compute_dtype("auto", "cuda", amd) == "float32"
-    assert training.resolve_compute_dtype("bfloat16", "cpu", old) == "bfloat16"  # asked for: kept
-    with pytest.raises(ReproError, match="or auto"):
+    for cpu in (amd, old):
+        assert training.resolve_compute_dtype("float32", "cpu", cpu) == "float32"
+    assert training.resolve_compute_dtype("bfloat16", "cpu", amd) == "bfloat16"
+    with pytest.warns(UserWarning, match="without native bfloat16"):
+        assert training.resolve_compute_dtype("bfloat16", "cpu", old) == "bfloat16"  # asked for: kept
+    with pytest.raises(ReproError, match="'auto' is gone"):
+        training.resolve_compute_dtype("auto", "cpu", amd)
+    with pytest.raises(ReproError, match="Unknown compute dtype 'fp8'"):
         training.resolve_compute_dtype("fp8")
+    assert training.cpu_capability().split("+")[0] in ("DEFAULT", "AVX2", "AVX512", "ZVECTOR", "VSX")

@@ -1,0 +1,57 @@
+"""The headless-Chromium page check of tests/rendered.py on small pages made here: it reports
+good, broken and folded (lazy) images, raw TeX and a table cut at the page edge, and it always
+reports (it waits for each image's load/error event with a deadline, not for ``img.decode()``)."""
+
+import struct
+import zlib
+
+import pytest
+from rendered import check_in_chromium, chromium
+
+pytestmark = pytest.mark.skipif(
+    chromium() is None,
+    reason="Debian's chromium is not installed (scripts/setup_env.sh installs it as root with apt)",
+)
+
+
+def _png(path, w=4, h=3):
+    """A real w x h grey PNG."""
+    raw = b"".join(b"\x00" + bytes([128] * w) for _ in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    )
+
+
+def _page(tmp_path, body):
+    page = tmp_path / "page.html"
+    page.write_text(f"<html><head><title>t</title></head><body><article>{body}</article></body></html>")
+    return page
+
+
+def test_good_folded_and_broken_images(tmp_path):
+    _png(tmp_path / "a.png")
+    _png(tmp_path / "b.png", 8, 8)
+    page = _page(
+        tmp_path,
+        '<p>text</p><img src="a.png">'
+        '<details><summary>more</summary><img loading="lazy" src="b.png"></details>'
+        '<img src="missing.png">',
+    )
+    result = check_in_chromium(page, timeout=90)
+    assert result["images"] == 3
+    assert result["broken"] == ["missing.png"]
+    assert result["raw"] == [] and result["cut"] == []
+
+
+def test_raw_tex_and_a_cut_table_are_reported(tmp_path):
+    wide = "<table id='wide'><tr>" + "<td>0.123456789</td>" * 60 + "</tr></table>"
+    page = _page(tmp_path, r"<p>left over \(x^2\) formula</p>" + f"<div style='width:600px'>{wide}</div>")
+    result = check_in_chromium(page, timeout=90)
+    assert result["images"] == 0 and result["broken"] == []
+    assert any(r"\(x^2\)" in r for r in result["raw"])
+    assert result["cut"] == ["wide"]
