@@ -5,8 +5,11 @@
     python -m helpers.run paper-a --profile smoke                            # 01 ... 04
     python -m helpers.run book --profile quick                               # all, then the HTML
     python -m helpers.run all record --profile full                          # all, then results/full.json
+    python -m helpers.run all --jobs 1                                       # one notebook at a time
 
-An executed notebook is reused when its source, its parameters, the helper code it uses
+Notebooks run in the order of their dependencies (the artifacts of earlier notebooks each one
+reads), up to ``--jobs`` at a time (default 2: Paper A's chain beside Paper B's, each with half
+the cores). An executed notebook is reused when its source, its parameters, the helper code it uses
 (``helpers.codekey``) and the artifacts of the earlier notebooks it reads are unchanged and the
 artifacts it produced still exist (QuantEcon-style execution cache); ``--force`` re-executes.  A failing notebook is kept under ``<executed>/failed/`` for inspection
 and the previous good one is left in place.  Defined on the "Running the book" page.
@@ -18,10 +21,13 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import yaml
@@ -96,16 +102,37 @@ def _run_index_snapshot(run: str) -> dict[str, float]:
     return {str(p.relative_to(index)): p.stat().st_mtime for p in index.rglob("*.json")}
 
 
-def upstream_keys(stem: str, run: str) -> dict[str, str]:
-    """Keys of the artifacts that earlier notebooks (lower number) of ``run`` hold now: when one of
-    them is recomputed, every later notebook that reads it must run again."""
+def dependencies(source: Path) -> set[str]:
+    """The notebooks whose artifacts ``source`` reads (``artifacts.latest(run, "NN_name")`` in its
+    cells): the edges of the graph that :func:`execute_graph` schedules by."""
+    text = source.read_text(encoding="utf-8").replace('\\"', '"')
+    return set(re.findall(r"""latest\([^,()]*,\s*["'](\d\d_\w+)["']""", text)) - {source.stem}
+
+
+def ancestors(stem: str, notebook_dir: Path = NOTEBOOK_DIR) -> set[str]:
+    """Every notebook ``stem`` depends on, directly or through another."""
+    graph = {p.stem: dependencies(p) for p in notebooks(notebook_dir)}
+    seen: set[str] = set()
+    todo = list(graph.get(stem, ()))
+    while todo:
+        dep = todo.pop()
+        if dep not in seen:
+            seen.add(dep)
+            todo += graph.get(dep, ())
+    return seen
+
+
+def upstream_keys(source: Path, run: str) -> dict[str, str]:
+    """Keys of the artifacts that the notebooks ``source`` depends on (:func:`ancestors`) hold now
+    in ``run``: when one of them is recomputed, every notebook that reads it must run again."""
     index = artifact_root() / "runs" / run
     if not index.is_dir():
         return {}
+    wanted = ancestors(source.stem, source.parent)
     keys = {}
     for entry in sorted(index.rglob("*.json")):
         name = str(entry.relative_to(index))
-        if name[:2].isdigit() and name[:2] < stem[:2]:
+        if Path(name).stem in wanted:
             keys[name] = json.loads(entry.read_text())["key"]
     return keys
 
@@ -177,14 +204,19 @@ def recorded_fingerprint(source: Path) -> str | None:
     return _sha(b"".join(f.name.encode() + b"\0" + f.read_bytes() for f in files))
 
 
+#: parameters that say where and how fast a notebook runs, not what it computes (tested: the same
+#: tables with 1 or 2 threads): left out of the execution cache's fingerprint
+PLACEMENT_PARAMETERS = ("cpu_threads", "workers", "scheduler")
+
+
 def _fingerprint(source: Path, params: dict, run: str) -> dict:
     return {
         "source_sha": _sha(source.read_bytes()),
-        "params": params,
+        "params": {k: v for k, v in params.items() if k not in PLACEMENT_PARAMETERS},
         "helpers_sha": helpers_fingerprint(source),
         "recorded": recorded_fingerprint(source),
         "artifact_root": str(artifact_root()),
-        "upstream": upstream_keys(source.stem, run),
+        "upstream": upstream_keys(source, run),
     }
 
 
@@ -244,7 +276,9 @@ def execute(
         else:
             os.environ["REPRO_NOTEBOOKS"] = old_dir
     after = _run_index_snapshot(run)
-    touched = [name for name, mtime in after.items() if before.get(name) != mtime]
+    touched = [  # this notebook's entries only: another notebook may be running beside it
+        name for name, mtime in after.items() if before.get(name) != mtime and Path(name).stem == source.stem
+    ]
     produced = [json.loads((artifact_root() / "runs" / run / n).read_text())["path"] for n in touched]
     nb = nbformat.read(tmp, as_version=4)
     nb.metadata["repro"] = {**fingerprint, "artifacts": sorted(produced)}
@@ -256,6 +290,25 @@ def execute(
     return output, True
 
 
+def declared_parameters(source: Path) -> set[str]:
+    """Names defined in the notebook's ``parameters`` cell."""
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    nb = nbformat.read(source, as_version=4)
+    return {
+        p.name
+        for c in nb.cells
+        if "parameters" in c.metadata.get("tags", [])
+        for p in PythonTranslator.inspect(c)
+    }
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def execute_many(
     paths: list[Path],
     profile: str,
@@ -264,17 +317,76 @@ def execute_many(
     force=False,
     out_dir: Path | None = None,
     log_output=False,
+    jobs: int = 1,
 ) -> list[Path]:
-    outputs = []
-    for source in paths:
-        params = {**profile_parameters(source.stem, profile), **overrides}
+    """Execute ``paths`` in dependency order (:func:`dependencies`), up to ``jobs`` notebooks at a
+    time: Paper A's chain (01-04) and Paper B's (05-08) share nothing, so with ``jobs=2`` they run
+    side by side. A notebook started beside others gets ``cpu_threads`` = cores / notebooks running
+    (where it declares the parameter and ``-p cpu_threads`` was not given), which changes its speed,
+    not its numbers. Returns the executed notebooks in the order of ``paths``. After a failure no
+    new notebook starts; the running ones finish, then the first error is raised."""
+    paths = sorted(paths)
+    chosen = {p.stem for p in paths}
+    needs = {p.stem: dependencies(p) & chosen for p in paths}
+    outputs: dict[str, Path] = {}
+    done: set[str] = set()
+    running: dict = {}
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    jobs = max(1, jobs)
+
+    def one(source: Path, params: dict, note: str) -> Path:
         start = time.time()
-        print(f"[{source.stem}] profile={profile} ...", flush=True)
+        with lock:
+            print(f"[{source.stem}] profile={profile}{note} ...", flush=True)
         output, ran = execute(source, params, force=force, out_dir=out_dir, log_output=log_output)
         state = f"executed in {time.time() - start:.0f} s" if ran else "unchanged, reused"
-        print(f"[{source.stem}] {state} -> {output}", flush=True)
-        outputs.append(output)
-    return outputs
+        with lock:
+            print(f"[{source.stem}] {state} -> {output}", flush=True)
+        return output
+
+    notebook_dir = str(paths[0].parent.resolve()) if paths else ""
+    old_dir = os.environ.get("REPRO_NOTEBOOKS")
+    os.environ["REPRO_NOTEBOOKS"] = notebook_dir  # for every kernel started below (codekey)
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            while len(done) < len(paths):
+                ready = [
+                    p
+                    for p in paths
+                    if p.stem not in done and p.stem not in running.values() and needs[p.stem] <= done
+                ]
+                while ready and len(running) < jobs and not errors:
+                    source = ready.pop(0)
+                    params = {**profile_parameters(source.stem, profile), **overrides}
+                    note = ""
+                    if (
+                        jobs > 1
+                        and "cpu_threads" not in overrides
+                        and "cpu_threads" in declared_parameters(source)
+                    ):
+                        side_by_side = min(jobs, len(running) + 1 + len(ready))
+                        params["cpu_threads"] = max(1, cores() // side_by_side)
+                        note = f", {params['cpu_threads']} thread(s)"
+                    running[pool.submit(one, source, params, note)] = source.stem
+                if not running:
+                    break
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    stem = running.pop(future)
+                    try:
+                        outputs[stem] = future.result()
+                        done.add(stem)
+                    except BaseException as exc:  # keep the first; let the others finish
+                        errors.append(exc)
+    finally:
+        if old_dir is None:
+            os.environ.pop("REPRO_NOTEBOOKS", None)
+        else:
+            os.environ["REPRO_NOTEBOOKS"] = old_dir
+    if errors:
+        raise errors[0]
+    return [outputs[p.stem] for p in paths]
 
 
 def build_book(root: Path = REPO_ROOT, *, strict: bool = True) -> Path:
@@ -329,6 +441,13 @@ def main(argv: list[str] | None = None) -> int:
         help="delete the selected notebooks' artifacts first (implies --force)",
     )
     parser.add_argument("--log-output", action="store_true", help="stream cell output (progress bars)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="notebooks executed at the same time where the dependency graph allows "
+        "(default: 2 on a machine with 2 or more cores: Paper A's and Paper B's chains side by side)",
+    )
     args = parser.parse_args(argv)
     try:
         check_profile(args.profile)
@@ -347,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
                 overrides,
                 force=args.force or args.recompute,
                 log_output=args.log_output,
+                jobs=args.jobs if args.jobs is not None else min(2, cores()),
             )
         if want_book:
             build_book()

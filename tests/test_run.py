@@ -103,10 +103,18 @@ def test_overrides_are_yaml_typed_and_profile_checked():
     assert run.main(["all", "--profile", "huge"]) == 1
 
 
-def test_recomputed_upstream_artifact_reexecutes_later_notebooks(tiny):
+def test_recomputed_upstream_artifact_reexecutes_the_notebooks_that_read_it(tiny):
+    """A notebook that reads 03's artifact (``artifacts.latest(run, "03_up")``) runs again when 03
+    produced a new one; a notebook that does not read it is reused."""
     from helpers import artifacts
 
     src, out_dir = tiny
+    reader = src.with_name("07_reader.ipynb")
+    nb = nbformat.read(src, as_version=4)
+    nb.cells[
+        2
+    ].source = 'from helpers import artifacts\nup = artifacts.latest(run or profile, "03_up")\nprint(up)'
+    nbformat.write(nb, reader)
     params = {"profile": "smoke", "n": 3}
 
     def upstream(version):
@@ -115,11 +123,78 @@ def test_recomputed_upstream_artifact_reexecutes_later_notebooks(tiny):
             pass
 
     upstream(1)
+    assert run.dependencies(reader) == {"03_up"} and run.dependencies(src) == set()
+    assert run.execute(reader, params, out_dir=out_dir)[1]
     assert run.execute(src, params, out_dir=out_dir)[1]
-    assert not run.execute(src, params, out_dir=out_dir)[1]
+    assert not run.execute(reader, params, out_dir=out_dir)[1]
     upstream(2)  # notebook 03 of the same run produced a new artifact
-    assert run.execute(src, params, out_dir=out_dir)[1]
-    assert not run.execute(src, params, out_dir=out_dir)[1]
+    assert run.execute(reader, params, out_dir=out_dir)[1]
+    assert not run.execute(reader, params, out_dir=out_dir)[1]
+    assert not run.execute(src, params, out_dir=out_dir)[1]  # it does not read 03
+
+
+def test_the_real_dependency_graph():
+    graph = {p.stem[:2]: sorted(d[:2] for d in run.dependencies(p)) for p in run.notebooks()}
+    assert graph == {
+        "01": [],
+        "02": ["01"],
+        "03": ["01", "02"],
+        "04": ["01", "02", "03"],
+        "05": [],
+        "06": ["05"],
+        "07": ["06"],
+        "08": ["07"],
+    }
+    assert run.ancestors("08_projection_weights") == {
+        "05_retrieval_data",
+        "06_finetune_encoders",
+        "07_retrieval",
+    }
+
+
+def test_independent_notebooks_run_side_by_side_in_dependency_order(tmp_path, monkeypatch):
+    """Two chains (a1 -> a2, b1) with jobs=2: b1 runs while a1 does, a2 only after a1, each with
+    half the cores as cpu_threads; the outputs come back in file order; placement parameters do not
+    enter the execution cache."""
+    monkeypatch.setenv("REPRO_ARTIFACTS", str(tmp_path / "art"))
+    src = tmp_path / "src"
+    src.mkdir()
+    body = (
+        "import time, json, pathlib\n"
+        "from helpers import artifacts\n"
+        "{read}"
+        "start = time.time(); time.sleep(3)\n"
+        "art = artifacts.Artifact('{stem}', {{}}, run=run or profile)\n"
+        "with art.build() as tmp:\n"
+        "    (tmp / 'span.json').write_text(json.dumps([start, time.time(), cpu_threads]))\n"
+    )
+    for stem, read in (
+        ("01_a1", ""),
+        ("02_a2", "artifacts.latest(run or profile, '01_a1')\n"),
+        ("05_b1", ""),
+    ):
+        params = new_code_cell(
+            'profile = "quick"\nrun = ""\ncpu_threads = 7', metadata={"tags": ["parameters"]}
+        )
+        nb = new_notebook(cells=[params, new_code_cell(body.format(read=read, stem=stem))])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, src / f"{stem}.ipynb")
+    monkeypatch.setattr(run, "cores", lambda: 2)
+    paths = sorted(src.glob("*.ipynb"))
+    outs = run.execute_many(paths, "smoke", {}, out_dir=tmp_path / "executed", jobs=2)
+    assert [o.stem for o in outs] == ["01_a1", "02_a2", "05_b1"]
+    span = {
+        s: json.loads(next((tmp_path / "art").glob(f"{s}/*/span.json")).read_text())
+        for s in ("01_a1", "02_a2", "05_b1")
+    }
+    assert span["05_b1"][0] < span["01_a1"][1] and span["01_a1"][0] < span["05_b1"][1]  # side by side
+    assert span["02_a2"][0] >= span["01_a1"][1]  # after what it reads
+    assert span["01_a1"][2] == span["05_b1"][2] == 1  # two side by side: one core each
+    meta = nbformat.read(outs[0], as_version=4).metadata["repro"]
+    assert "cpu_threads" not in meta["params"]
+    again = run.execute_many(paths, "smoke", {}, out_dir=tmp_path / "executed", jobs=1)
+    assert again == outs  # one at a time, same fingerprints: all reused
+    assert json.loads(next((tmp_path / "art").glob("01_a1/*/span.json")).read_text()) == span["01_a1"]
 
 
 def test_unknown_parameter_is_refused(tiny):
