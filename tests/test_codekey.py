@@ -1,4 +1,4 @@
-"""Artifacts keyed by the code that made them (helpers/codekey.py, helpers/artifacts.py).
+"""Artifacts keyed by the code that made them (helpers/core/codekey.py, helpers/core/artifacts.py).
 
 Small generated helper packages and notebooks in temporary folders, plus the real notebooks
 against a copy of the real helper package.
@@ -11,7 +11,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers import artifacts, codekey, run
+from helpers.book import run
+from helpers.core import artifacts, codekey
 
 ALPHA = '''
 """Module alpha."""

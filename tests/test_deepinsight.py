@@ -4,8 +4,8 @@ the fast transform identical to pyDeepInsight's, the two splits."""
 import numpy as np
 import pytest
 
-from helpers import deepinsight
-from helpers.errors import ReproError
+from helpers.core.errors import ReproError
+from helpers.paper_a import deepinsight
 
 
 def _matrix(n=40, d=60, seed=0):

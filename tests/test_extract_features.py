@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import deepinsight, frozen_slices
-from helpers.errors import ReproError
+from helpers.core.errors import ReproError
+from helpers.paper_a import deepinsight, frozen_slices
 
 
 def test_extract_features_matches_the_eager_forward_pass_and_fills_a_memmap(tmp_path):

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import deepinsight, frozen_slices
-from helpers import sentiment_heads as sh
-from helpers import sentiment_model as sm
+from helpers.paper_a import deepinsight, frozen_slices
+from helpers.paper_a import sentiment_heads as sh
+from helpers.paper_a import sentiment_model as sm
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""helpers.frozen_slices, image_classifiers, image_common and weights: Paper A slices, Paper B classifiers, packaged weights.
+"""helpers.paper_a.frozen_slices, image_classifiers, image_common and weights: Paper A slices, Paper B classifiers, packaged weights.
 
 The papers' own ImageNet weights are not on this machine, so the paper architectures are
 tested with random weights (shapes, exact slice points) and the stand-ins with their real
@@ -14,11 +14,11 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import frozen_slices as fs
-from helpers import image_classifiers as ic
-from helpers import image_common as common
-from helpers import weights
-from helpers.errors import ReproError
+from helpers.core import weights
+from helpers.core.errors import ReproError
+from helpers.models import image_classifiers as ic
+from helpers.models import image_common as common
+from helpers.paper_a import frozen_slices as fs
 
 
 def conv_out(n: int, k: int, s: int = 1, p: int = 0) -> int:

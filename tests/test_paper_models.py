@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import frozen_slices, image_classifiers, weights
+from helpers.core import weights
+from helpers.models import image_classifiers
+from helpers.paper_a import frozen_slices
 
 SMALL = ["shufflenet_v2_x1_0", "resnet18"]
 LARGE = ["alexnet", "wide_resnet50_2", "resnext50_32x4d", "vgg16", "vgg11_bn", "inception_v3"]

@@ -1,4 +1,4 @@
-"""Recorded runs (helpers/record.py): results/<profile>.json, the README section, the three column groups.
+"""Recorded runs (helpers/book/record.py): results/<profile>.json, the README section, the three column groups.
 
 The slow tests record the session's shared smoke run of the eight notebooks
 (tests/book_fixtures.py) and check the JSON written.
@@ -11,9 +11,9 @@ import nbformat
 import pandas as pd
 import pytest
 
-from helpers import record, run
-from helpers.config import REPO_ROOT
-from helpers.errors import ReproError
+from helpers.book import record, run
+from helpers.core.config import REPO_ROOT
+from helpers.core.errors import ReproError
 
 
 def test_readme_section_agrees_with_the_recorded_full_run():
@@ -240,6 +240,6 @@ def test_record_refuses_a_notebook_run_with_overrides(smoke_run, monkeypatch, tm
 
 
 def run_artifact(smoke, step):
-    from helpers import artifacts
+    from helpers.core import artifacts
 
     return artifacts.latest("smoke", step, root=smoke.artifacts)

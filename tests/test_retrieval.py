@@ -1,11 +1,11 @@
-"""Metrics and projection of Paper B (helpers.retrieval), on hand-checked toy cases."""
+"""Metrics and projection of Paper B (helpers.paper_b.retrieval), on hand-checked toy cases."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import retrieval as R
-from helpers.errors import ReproError
+from helpers.core.errors import ReproError
+from helpers.paper_b import retrieval as R
 
 
 def test_top1_on_hand_counted_case():

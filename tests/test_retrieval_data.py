@@ -1,5 +1,5 @@
-"""Paper B's data plumbing between notebooks 05-07 (helpers/retrieval_data.py) and the pair
-evaluation of notebook 07 (helpers.retrieval.evaluate_pairs), on generated and real data."""
+"""Paper B's data plumbing between notebooks 05-07 (helpers/paper_b/retrieval_data.py) and the pair
+evaluation of notebook 07 (helpers.paper_b.retrieval.evaluate_pairs), on generated and real data."""
 
 import json
 
@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from helpers import retrieval, retrieval_data
-from helpers.errors import ReproError
-from helpers.weights import ModelChoice
+from helpers.core.errors import ReproError
+from helpers.core.weights import ModelChoice
+from helpers.paper_b import retrieval, retrieval_data
 
 
 def toy_split():
@@ -47,7 +47,7 @@ def test_caption_table_refuses_images_without_captions():
 
 
 def test_caption_table_on_real_cub_captions(shared_data):
-    from helpers import data_cub
+    from helpers.data import cub as data_cub
 
     cub = data_cub.load_cub(shared_data)
     split = cub.table.head(12).assign(part="train")[["image", "class_id", "part"]]
@@ -196,7 +196,7 @@ def test_split_class_distribution_colours_this_runs_classes():
     import matplotlib
 
     matplotlib.use("Agg")
-    from helpers import figures_b
+    from helpers.paper_b import figures_b
 
     class Images:  # the part of an ImageSet the figure reads
         table = pd.DataFrame({"class_id": [0, 0, 0, 1, 1, 2], "class_name": list("aaabbc")})

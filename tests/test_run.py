@@ -1,4 +1,4 @@
-"""The papermill runner: parameters, execution cache, failures (helpers/run.py)."""
+"""The papermill runner: parameters, execution cache, failures (helpers/book/run.py)."""
 
 import json
 from pathlib import Path
@@ -7,8 +7,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers import run
-from helpers.errors import ReproError
+from helpers.book import run
+from helpers.core.errors import ReproError
 
 BODY = """
 from helpers import artifacts
@@ -104,7 +104,7 @@ def test_overrides_are_yaml_typed_and_profile_checked():
 
 
 def test_recomputed_upstream_artifact_reexecutes_later_notebooks(tiny):
-    from helpers import artifacts
+    from helpers.core import artifacts
 
     src, out_dir = tiny
     params = {"profile": "smoke", "n": 3}
@@ -131,7 +131,7 @@ def test_unknown_parameter_is_refused(tiny):
 def test_artifact_made_in_the_kernel_is_keyed_by_the_notebooks_code(tiny):
     """The runner tells the kernel where the notebook is (REPRO_NOTEBOOKS), so the artifact's key
     mixes in the notebook's code; editing the code makes a new artifact."""
-    from helpers import codekey
+    from helpers.core import codekey
 
     src, out_dir = tiny
     out, _ = run.execute(src, {"profile": "smoke", "n": 2}, out_dir=out_dir)
@@ -196,7 +196,7 @@ def test_cuda_without_a_gpu_is_refused_before_the_kernel_starts(tiny, monkeypatc
 
 
 def test_recording_a_run_reexecutes_only_the_notebooks_that_show_it(tmp_path, monkeypatch):
-    from helpers import record
+    from helpers.book import record
 
     monkeypatch.setattr(record, "RESULTS_DIR", tmp_path)
     nb = {stem: run.select([stem])[0] for stem in ("03", "04", "07")}

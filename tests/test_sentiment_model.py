@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import sentiment_heads as sh
-from helpers import sentiment_model as sm
-from helpers.errors import ReproError
+from helpers.core.errors import ReproError
+from helpers.paper_a import sentiment_heads as sh
+from helpers.paper_a import sentiment_model as sm
 
 
 def _frozen_bn_extractor():
@@ -381,7 +381,7 @@ def test_part_counts_text_says_when_there_is_no_test_part(tmp_path):
 
     import pandas as pd
 
-    from helpers import figures_a
+    from helpers.paper_a import figures_a
 
     leakfree = pd.DataFrame({"part": ["train"] * 8 + ["val"] * 2 + ["test"] * 3})
     assert figures_a.part_counts_text(leakfree) == "8 train / 2 validation / 3 test reviews"

@@ -1,9 +1,9 @@
-"""helpers/table_a1_runs.py: notebook 04's runs and probes, on generated data."""
+"""helpers/paper_a/table_a1_runs.py: notebook 04's runs and probes, on generated data."""
 
 import numpy as np
 import pytest
 
-from helpers import sentiment_model, table_a1_runs
+from helpers.paper_a import sentiment_model, table_a1_runs
 
 
 def _data(n=48, shape=(4, 8, 8)):

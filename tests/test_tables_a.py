@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from helpers import data_flowers, sentiment_heads, sentiment_model, tables_a
-from helpers.weights import ModelChoice
+from helpers.core.weights import ModelChoice
+from helpers.data import flowers as data_flowers
+from helpers.paper_a import sentiment_heads, sentiment_model, tables_a
 
 
 def test_table_a1_rows_beside_table_i():
