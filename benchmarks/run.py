@@ -22,6 +22,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from helpers.paper_a import head_recipes, preprocess
+
 if __package__ in (None, ""):  # python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -111,7 +113,7 @@ class Context:
 
             di = deepinsight.DeepInsight(max_iter=250).fit(self.cls.reshape(len(self.cls), -1))
             imgs = di.transform(self.cls.reshape(len(self.cls), -1))
-            self._images = deepinsight.z_normalize(imgs, *deepinsight.z_stats(imgs))
+            self._images = preprocess.z_normalize(imgs, *preprocess.z_stats(imgs))
             self.deepinsight = di
         reps = -(-n // len(self._images))
         return np.concatenate([self._images] * reps)[:n]
@@ -162,7 +164,7 @@ def bench_features(ctx: Context, n_images: int) -> list[Row]:
     """Frozen slice ms/image: eager ``no_grad`` on 1 thread against ``frozen_slices.extract_features``
     (``inference_mode`` + ``channels_last``) on ``threads`` threads, and each change on its own."""
     from helpers.models import training
-    from helpers.paper_a import deepinsight, frozen_slices
+    from helpers.paper_a import frozen_slices
 
     images = ctx.images(n_images)
     rows = []
@@ -176,7 +178,7 @@ def bench_features(ctx: Context, n_images: int) -> list[Row]:
                 out = []
                 with torch.no_grad():
                     for b in range(0, len(images), 64):
-                        out.append(m(deepinsight.upsample(images[b : b + 64])).numpy().astype(np.float16))
+                        out.append(m(preprocess.upsample(images[b : b + 64])).numpy().astype(np.float16))
                 return np.concatenate(out)
 
             return go
@@ -269,7 +271,7 @@ def bench_head(ctx: Context, n_train: int, n_val: int) -> list[Row]:
     y = np.arange(n_train + n_val) % 2
     module, _ = frozen_slices.frozen_extractor("alexnet")
     # the book recipe (global Z, eval-mode batch norm): the computation the cache reproduces exactly
-    rc = sentiment_model.recipe("alexnet", "book", epochs=1, batch_size=32)
+    rc = head_recipes.recipe("alexnet", "book", epochs=1, batch_size=32)
     tr, va = slice(0, n_train), slice(n_train, n_train + n_val)
 
     def end_to_end():

@@ -60,7 +60,7 @@ CUT_POINT = {
 }
 
 
-@pytest.mark.parametrize("name", fs.PAPER_A_EXTRACTORS)
+@pytest.mark.parametrize("name", fs.EXTRACTORS)
 def test_paper_a_slice_random_weights(name):
     """Random-init slice: exact torchvision cut point, computed shape, frozen, eval mode."""
     import torchvision
@@ -107,7 +107,7 @@ STANDIN_SHAPES = {  # stand-in slice output at 150 px (stride 8, 4, 4, 16, 4; se
 }
 
 
-@pytest.mark.parametrize("name", fs.PAPER_A_EXTRACTORS)
+@pytest.mark.parametrize("name", fs.EXTRACTORS)
 def test_standin_slices_load_packaged_weights(name):
     if weights.torchvision_weights_cached(name):
         pytest.skip(f"{name}'s real weights are cached here; no stand-in is used")

@@ -62,7 +62,7 @@ def _check_loaded(arch: str, state: dict):
         __import__("torchvision").models.get_model_weights(arch).IMAGENET1K_V1.url
     )
     assert weights.torchvision_weights_cached(arch)
-    if arch in frozen_slices.PAPER_A_EXTRACTORS:
+    if arch in frozen_slices.EXTRACTORS:
         module, choice = frozen_slices.frozen_extractor(arch, allow_standin=False)
         assert not choice.is_standin and choice.weights == "ImageNet1K_V1 (torchvision)"
         loaded = module.state_dict()

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers.book import run
+from helpers.book import cli, run
 from helpers.core.errors import ReproError
 
 BODY = """
@@ -100,7 +100,7 @@ def test_overrides_are_yaml_typed_and_profile_checked():
         "seeds": [0, 1],
         "name": "bert",
     }
-    assert run.main(["all", "--profile", "huge"]) == 1
+    assert cli.main(["all", "--profile", "huge"]) == 1
 
 
 def test_recomputed_upstream_artifact_reexecutes_later_notebooks(tiny):
@@ -177,7 +177,7 @@ def test_wrong_type_from_the_command_line_is_one_clear_error(capsys):
     if not run.notebooks():
         pytest.skip("no notebooks yet")
     stem = run.notebooks()[0].stem
-    assert run.main([stem, "--profile", "smoke", "-p", "seed", "zero"]) == 1
+    assert cli.main([stem, "--profile", "smoke", "-p", "seed", "zero"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: Parameter seed of notebook") and "Traceback" not in err
 

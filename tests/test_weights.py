@@ -7,6 +7,7 @@ import pytest
 from helpers.core import weights
 from helpers.core.errors import ReproError
 from helpers.core.weights import ModelChoice
+from helpers.paper_b import tables_b
 
 
 @pytest.fixture
@@ -93,13 +94,12 @@ def test_load_choices_bad_files(tmp_path):
 
 
 def test_retrieval_info_rows_round_trip():
-    from helpers.paper_b import retrieval_data
 
     img = ModelChoice("resnet18", "mobilenet_v2 (224 px)", True, "ImageNet", "absent")
     txt = ModelChoice("distilbert-base-uncased", "all-MiniLM-L6-v2", True, "packaged", "absent")
     info = json.loads(
-        json.dumps(retrieval_data.choice_rows({("cub", "resnet18"): img, ("flowers", "resnet18"): img}, txt))
+        json.dumps(tables_b.choice_rows({("cub", "resnet18"): img, ("flowers", "resnet18"): img}, txt))
     )
-    assert retrieval_data.choices_of(info, "cub") == [img, txt]
+    assert tables_b.choices_of(info, "cub") == [img, txt]
     info["text_choice"] = None
-    assert retrieval_data.choices_of(info, "flowers") == [img]
+    assert tables_b.choices_of(info, "flowers") == [img]

@@ -14,7 +14,8 @@ papers' own numbers.
 
 from __future__ import annotations
 
-PAPER_A_RANGE = (0.81, 0.82)  # Benarab, Table I: validation accuracy of the five rows
+from helpers.paper_a.facts import VAL_ACC_RANGE
+
 #: Reed et al. (2016), Table 1: zero-shot top-1 on CUB of their best text encoder (DS-SJE with a
 #: word-CNN-RNN), on their own 50 test classes and with their own image features
 REED_CUB_TOP1 = 0.568
@@ -71,7 +72,7 @@ def paper_a(record: dict | None) -> str:
         return "The recorded run has no trained Table A1 row."
     best = max(image, key=lambda r: _mean(r, "val_acc"))
     finals = [_mean(r, "val_acc") for r in image]
-    lo, hi = PAPER_A_RANGE
+    lo, hi = VAL_ACC_RANGE
     reached = _mean(best, "val_acc") >= lo
     cumulative = _mean(best, "val_acc_cumulative")
     extractors = {

@@ -211,7 +211,9 @@ class PackageIndex:
                     target = imports[base.id]
                     if target[0] == "package":
                         target = ("module", "__init__")
-                    while target[0] == "module" and chain and self._child(target[1], chain[0]) in self.modules:
+                    while (
+                        target[0] == "module" and chain and self._child(target[1], chain[0]) in self.modules
+                    ):
                         target, chain = ("module", self._child(target[1], chain[0])), chain[1:]
                     if target[0] == "module":
                         out.add(self._symbol(target[1], chain[0]) if chain else (target[1], WHOLE))

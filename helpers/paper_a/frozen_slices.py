@@ -42,9 +42,8 @@ from helpers.core.errors import ReproError
 from helpers.core.weights import ModelChoice, resolve
 from helpers.models.image_common import STANDINS, check_weights, efficientnet_lite, freeze, torchvision_model
 from helpers.models.training import autocast
+from helpers.paper_a.facts import EXTRACTORS
 from helpers.paper_a.preprocess import upsample
-
-PAPER_A_EXTRACTORS = ("alexnet", "wide_resnet50_2", "resnext50_32x4d", "shufflenet_v2_x1_0", "vgg16")
 
 #: paper A extractor -> (stand-in, spatial stride of its slice)
 EXTRACTOR_STANDIN = {
@@ -157,7 +156,7 @@ def frozen_extractor(
 ) -> tuple[nn.Module, ModelChoice]:
     """Paper A's frozen early slice of an ImageNet model (eval mode, ``requires_grad=False``).
 
-    ``name`` is one of :data:`PAPER_A_EXTRACTORS` or a stand-in (:data:`STANDINS`).
+    ``name`` is one of :data:`EXTRACTORS` or a stand-in (:data:`STANDINS`).
     ``weights="random"`` gives the exact architecture with random initialisation (Paper A's
     randomly initialised control). See the module docstring for the stand-in slices.
     """
@@ -166,9 +165,9 @@ def frozen_extractor(
         module, used, wtext = _standin_extractor(name, STANDIN_DEFAULT_STRIDE[name], weights)
         choice = ModelChoice(name, used, False, wtext if weights == "imagenet" else "random init")
         return freeze(module), choice
-    if name not in PAPER_A_EXTRACTORS:
+    if name not in EXTRACTORS:
         raise ReproError(
-            f"Unknown Paper A extractor {name!r}; choose one of {', '.join(PAPER_A_EXTRACTORS + STANDINS)}."
+            f"Unknown Paper A extractor {name!r}; choose one of {', '.join(EXTRACTORS + STANDINS)}."
         )
     used = f"{name} {SLICE_TEXT[name]}"
     if weights == "random":

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
+from sklearn.metrics import precision_recall_fscore_support
 
 from helpers.core.errors import ReproError
 from helpers.paper_b.facts import PAPER_IMAGE_NAMES, PAPER_TEXT_NAMES
@@ -81,22 +82,17 @@ def topk_accuracy(query_classes, retrieved_classes, k: int) -> float:
 def macro_precision_recall_f1(query_classes, retrieved_classes) -> tuple[float, float, float]:
     """Macro-averaged precision, recall and F1 of "class of the retrieved image" as a prediction
     of "class of the query", over every class that occurs on either side (a class never
-    retrieved has precision 0, as scikit-learn's ``zero_division=0``)."""
+    retrieved has precision 0): scikit-learn's ``precision_recall_fscore_support(...,
+    average="macro", zero_division=0)``, the numbers of the ``classification_report`` the
+    authors printed."""
     y = np.asarray(query_classes)
     r = np.asarray(retrieved_classes)
     if r.ndim == 2:
         r = r[:, 0]
-    labels = np.union1d(y, r)
-    p, rc, f = [], [], []
-    for c in labels:
-        tp = np.sum((r == c) & (y == c))
-        n_pred, n_true = np.sum(r == c), np.sum(y == c)
-        prec = tp / n_pred if n_pred else 0.0
-        rec = tp / n_true if n_true else 0.0
-        p.append(prec)
-        rc.append(rec)
-        f.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
-    return float(np.mean(p)), float(np.mean(rc)), float(np.mean(f))
+    p, rc, f, _ = precision_recall_fscore_support(
+        y, r, labels=np.union1d(y, r), average="macro", zero_division=0
+    )
+    return float(p), float(rc), float(f)
 
 
 def retrieval_metrics(query_classes, image_classes, neighbour_idx) -> dict:
