@@ -22,16 +22,16 @@ def test_readme_section_agrees_with_the_recorded_full_run():
     text = (REPO_ROOT / "README.md").read_text()
     assert text.count(readme.START) == 1 and text.count(readme.END) == 1
     section = text.split(readme.START, 1)[1].split(readme.END, 1)[0].strip()
-    recorded = record.load("full")
-    assert section == readme.readme_section(recorded).strip(), (
+    rec = recorded.load("full")
+    assert section == readme.readme_section(rec).strip(), (
         "README out of date: run `python -m helpers.record readme`"
     )
-    if recorded is None:
+    if rec is None:
         assert "No full run has been recorded yet" in section
     else:
-        for row in recorded["tables"]["A1"]:
+        for row in rec["tables"]["A1"]:
             assert f"| {readme._cell(row['row'])} | {recorded.fmt(row['val_acc'])} |" in section
-        for row in recorded["tables"]["B1"]:
+        for row in rec["tables"]["B1"]:
             assert f"| {row['text']} | {row['image']} | {recorded.fmt(row['top1'])} |" in section
 
 

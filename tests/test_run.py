@@ -11,7 +11,7 @@ from helpers.book import cli, run
 from helpers.core.errors import ReproError
 
 BODY = """
-from helpers import artifacts
+from helpers.core import artifacts
 run = artifacts.resolve_run(run, profile)
 art = artifacts.Artifact("07_tiny", {"n": n}, run=run)
 if not art.exists():
@@ -196,9 +196,9 @@ def test_cuda_without_a_gpu_is_refused_before_the_kernel_starts(tiny, monkeypatc
 
 
 def test_recording_a_run_reexecutes_only_the_notebooks_that_show_it(tmp_path, monkeypatch):
-    from helpers.book import record
+    from helpers.core import recorded
 
-    monkeypatch.setattr(record, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(recorded, "RESULTS_DIR", tmp_path)
     nb = {stem: run.select([stem])[0] for stem in ("03", "04", "07")}
     before = {stem: run.recorded_fingerprint(path) for stem, path in nb.items()}
     assert before["03"] is None and before["04"] is not None and before["07"] is not None

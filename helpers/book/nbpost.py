@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+from papermill.translators import PythonTranslator
 
 from helpers.core import config
 
@@ -30,8 +31,6 @@ def _tags(cell) -> list[str]:
 
 
 def _parameters(cell) -> list:
-    from papermill.translators import PythonTranslator
-
     return PythonTranslator.inspect(cell)
 
 

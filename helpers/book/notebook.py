@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from helpers.core import artifacts, config, report
 from helpers.models import training
 
@@ -41,8 +43,6 @@ def setup(
     run = artifacts.resolve_run(run, profile)
     dev = None
     if cpu_threads or seed is not None or device is not None:
-        import torch
-
         if seed is not None:
             training.seed_everything(seed)
         if device is not None:

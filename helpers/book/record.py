@@ -1,5 +1,6 @@
-"""Recorded results of a whole-book run: ``results/<profile>.json``, its README section and the
-"paper | full run | this build" column groups of Tables A1, B1 and B2.
+"""Recording a whole-book run into ``results/<profile>.json`` (reading it back, and the "paper | full
+run | this build" column groups of Tables A1, B1 and B2, are :mod:`helpers.core.recorded`; the README
+section is :mod:`helpers.book.readme`).
 
     python -m helpers.run all --profile full        # the run itself (hours, see book/running.md)
     python -m helpers.record --profile full         # -> results/full.json (also: helpers.run record)
@@ -74,6 +75,7 @@ def machine() -> dict:
         ram = float("nan")
     gpu = None
     try:
+        # lazy: torch (seconds to import) only names the GPU; the record command starts without it
         import torch
 
         if torch.cuda.is_available():

@@ -25,13 +25,14 @@ import time
 from pathlib import Path
 
 import nbformat
+import papermill
 import yaml
+from papermill.translators import PythonTranslator
 
 from helpers.book.nbpost import clean_executed
 from helpers.core import codekey, recorded
 from helpers.core.config import REPO_ROOT, artifact_root, check_profile, executed_root
 from helpers.core.errors import ReproError
-from helpers.models.training import pick_device
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 PROFILE_DIR = REPO_ROOT / "profiles"
@@ -135,8 +136,6 @@ def check_parameters(source: Path, params: dict) -> None:
     inject them silently and they would change nothing), and values whose type differs from the
     default's (``epochs: ten`` would fail deep inside a notebook)."""
 
-    from papermill.translators import PythonTranslator
-
     nb = nbformat.read(source, as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     declared = {p.name: p for c in cells for p in PythonTranslator.inspect(c)}
@@ -148,6 +147,9 @@ def check_parameters(source: Path, params: dict) -> None:
         )
     device = params.get("device")
     if isinstance(device, str) and device.lower().startswith("cuda"):
+        # lazy: torch takes seconds to import; the runner needs it only to check a device parameter
+        from helpers.models.training import pick_device
+
         pick_device(device)  # ReproError before a kernel starts when there is no GPU
     for name, value in params.items():
         try:
@@ -200,8 +202,6 @@ def execute(
     source: Path, params: dict, *, force: bool = False, out_dir: Path | None = None, log_output: bool = False
 ) -> tuple[Path, bool]:
     """Execute one notebook; returns (executed path, whether it actually ran)."""
-    import papermill
-
     out_dir = out_dir or executed_root()
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / source.name

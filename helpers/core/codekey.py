@@ -113,11 +113,9 @@ class PackageIndex:
         self.dir = Path(directory)
         self.name = name
         self.modules: dict[str, _Module] = {}
-        self.packages: set[str] = {"__init__"}
         files = module_files(self.dir)
-        for f in files:
-            if f.name == "__init__.py":
-                self.packages.add(module_name(self.dir, f))
+        self.names = {module_name(self.dir, f) for f in files}
+        self.packages = {"__init__"} | {module_name(self.dir, f) for f in files if f.name == "__init__.py"}
         for f in files:
             mod = module_name(self.dir, f)
             self.modules[mod] = self._index(mod, f.read_text())
@@ -166,14 +164,10 @@ class PackageIndex:
                 child = self._child(mod, alias.name)
                 if alias.name == "*":
                     imports[f"*{mod}"] = ("module", mod)
-                elif child in self.modules or self._is_module_file(child):
+                elif child in self.names:
                     imports[local] = ("module", child)
                 else:
                     imports[local] = ("symbol", mod, alias.name)
-
-    def _is_module_file(self, dotted: str) -> bool:
-        path = self.dir.joinpath(*dotted.split("."))
-        return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
     def _index(self, name: str, text: str) -> _Module:
         tree = _strip_docstrings(ast.parse(text))

@@ -39,6 +39,7 @@ def paper_style():
 
 def _glue(name: str, obj, display: bool) -> None:
     try:
+        # lazy: myst_nb pulls in Sphinx; only a notebook's glue needs it
         from myst_nb import glue
     except ImportError:  # pragma: no cover - myst-nb is a dependency
         return

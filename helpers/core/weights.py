@@ -110,6 +110,7 @@ def packaged_mobilenet_v2_file() -> Path:
 
 def hub_checkpoint_dir() -> Path:
     """``torch.hub.get_dir()/checkpoints``: where torchvision looks for downloaded weights."""
+    # lazy: core starts without torch (the runner and the record import core)
     import torch
 
     return Path(torch.hub.get_dir()) / "checkpoints"
@@ -158,6 +159,7 @@ def install_packaged_weights() -> list[str]:
 
 def torchvision_weights_path(arch: str, weights: str = "IMAGENET1K_V1") -> Path:
     """Where torchvision expects the file of ``arch``'s ``weights`` (it may not exist)."""
+    # lazy: core starts without torchvision
     from torchvision.models import get_model_weights
 
     try:

@@ -29,6 +29,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from helpers.core.config import cache_root
 from helpers.core.errors import ReproError
 
@@ -219,8 +221,6 @@ def download(
             length = response.headers.get("Content-Length")
             total = int(length) + start if length and length.isdigit() else None
             try:
-                from tqdm.auto import tqdm
-
                 bar = tqdm(
                     total=total,
                     initial=start,

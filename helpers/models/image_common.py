@@ -136,6 +136,7 @@ def efficientnet_lite(arch: str, weights: str = "imagenet") -> nn.Module:
     Built with dynamic TensorFlow "same" padding (``image_size=None``) so that any input size
     (e.g. Paper A's 150 px) is padded exactly as TensorFlow would.
     """
+    # lazy: only the EfficientNet-Lite stand-ins need it
     from efficientnet_lite_pytorch import EfficientNet
 
     if arch not in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):

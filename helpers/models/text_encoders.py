@@ -83,6 +83,7 @@ def resolve_text_model(name: str, *, allow_standin: bool = True) -> ModelChoice:
 
 
 def _random_config(name: str, config_overrides: dict | None):
+    # lazy: transformers takes seconds to import; TF-IDF and the tests of the rest run without it
     from transformers import AutoConfig, BertConfig, DistilBertConfig
 
     overrides = dict(config_overrides or {})

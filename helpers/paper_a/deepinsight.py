@@ -84,6 +84,7 @@ def make_tsne(
 def make_scaler():
     """pyDeepInsight's log normalisation (``Norm2Scaler``; called ``LogScaler`` in the
     pyDeepInsight version the paper used): ``log(x + |min_col| + 1) / global max``, in [0, 1]."""
+    # lazy: pyDeepInsight imports its own heavy dependencies; only fitting a layout needs it
     from pyDeepInsight.utils import Norm2Scaler
 
     return Norm2Scaler()

@@ -202,7 +202,7 @@ def extract_features(
 ):
     """Paper A's frozen features of Z-normalised grey images ``(n, H, W)``, float16 ``(n, C, h, w)``.
 
-    Each batch is upsampled (``deepinsight.upsample``, ``scale``, ``mode``) and passed through the
+    Each batch is upsampled (``preprocess.upsample``, ``scale``, ``mode``) and passed through the
     frozen ``module`` under ``torch.inference_mode`` in the ``channels_last`` memory format
     (measured in ``benchmarks/``: faster on CPU for these convolution stacks; the values agree with
     the eager ``no_grad`` pass to float rounding).  ``dtype="bfloat16"`` runs the convolutions

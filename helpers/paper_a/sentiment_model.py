@@ -1,4 +1,4 @@
-"""How Paper A's trainable heads are trained: the two recipes, the training loop and its checks.
+"""How Paper A's trainable heads are trained: the model, the training loop and its checks.
 
 Used by ``notebooks/04_sentiment_training.ipynb`` (Table A1, learning curves) and drawn in
 ``03_feature_extractors`` (Figure A5).  The deviations are listed in ``book/paper_a.md``.
@@ -11,10 +11,8 @@ the classifier, cross-entropy on two classes).
   describes (section IV.A), with the sizes the text leaves open taken from the authors' code;
   ``SentimentHead`` (alias ``BookHead``) is this book's smaller head with a fixed input
   standardisation.
-* Recipes: :data:`PAPER_TABLE_I` (per-row learning rates of the paper's Table I, epochs and batch
-  size of the authors' code, the paper head, nearest upsampling, per-batch Z-normalisation and
-  batch-statistics BatchNorm in the frozen slices) and :data:`BOOK_RECIPE` (the book's tuned
-  recipe); :func:`recipe` picks one by name.
+* Recipes (in :mod:`helpers.paper_a.head_recipes`): ``PAPER_TABLE_I`` (the paper's Table I) and
+  ``BOOK_RECIPE`` (the book's tuned recipe); ``recipe`` picks one by name.
 
 **What is equivalent to what.**  Training on *cached* extractor features (notebook 03) gives the
 same model as the end-to-end loop of :func:`train_head` with ``extractor=...`` **when** the
@@ -128,7 +126,7 @@ def image_loader(
     znorm=None,
 ):
     """DataLoader over ``(n, 50, 50)`` grey images that yields the extractors' 3 x 150 x 150
-    input (``deepinsight.upsample`` per batch): the end-to-end path.
+    input (``preprocess.upsample`` per batch): the end-to-end path.
 
     ``znorm``: ``None`` (the images are already Z-normalised), ``(mean, std)`` (global
     normalisation applied per batch, the same as ``None`` on pre-normalised images) or
