@@ -32,7 +32,7 @@ ENTRY_POINTS = {"run", "record"}
 #: paper facts that must be defined (assigned at module level) exactly once in the package
 FACTS = {
     "paper_a.facts": ("EXTRACTORS", "TABLE_I", "VAL_ACC_RANGE", "PAPER_UPSAMPLE", "PAPER_SPLIT_SEED"),
-    "paper_b.facts": ("PAPER_TABLES", "PAPER_TEXT_NAMES", "PAPER_IMAGE_NAMES"),
+    "paper_b.facts": ("PAPER_TABLES", "PAPER_TEXT_NAMES", "PAPER_IMAGE_NAMES", "REED_CUB_TOP1"),
 }
 #: a paper fact's value written a second time under another name (the old duplicates)
 FACT_VALUES = {

@@ -15,10 +15,8 @@ papers' own numbers.
 from __future__ import annotations
 
 from helpers.paper_a.facts import VAL_ACC_RANGE
+from helpers.paper_b.facts import REED_CUB_TOP1
 
-#: Reed et al. (2016), Table 1: zero-shot top-1 on CUB of their best text encoder (DS-SJE with a
-#: word-CNN-RNN), on their own 50 test classes and with their own image features
-REED_CUB_TOP1 = 0.568
 CLS_PROBE = "linear probe: [CLS] vectors"
 PIXEL_PROBE = "linear probe: DeepInsight pixels"
 CHANCE = 0.52  # IMDB is balanced: a classifier that learned nothing scores about 0.50

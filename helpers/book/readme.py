@@ -12,8 +12,6 @@ from helpers.core.errors import ReproError
 from helpers.core.recorded import B_METRICS, caption, fmt, load
 
 README = REPO_ROOT / "README.md"
-
-
 START, END = "<!-- full-results:start -->", "<!-- full-results:end -->"
 
 

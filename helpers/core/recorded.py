@@ -15,28 +15,16 @@ from helpers.core.config import REPO_ROOT
 from helpers.core.errors import ReproError
 
 SCHEMA = 1
-
-
 RESULTS_DIR = REPO_ROOT / "results"
-
-
 A1_METRICS = ("val_acc", "val_acc_cumulative", "test_acc")
-
-
 #: Table A1's column names in the book (notebook 04) for the recorded metrics
 A1_LABELS = {
     "val_acc": "val. acc., final epoch",
     "val_acc_cumulative": "val. acc., authors' cumulative",
     "test_acc": "test acc.",
 }
-
-
 PAPER_GROUP, THIS_BUILD = "paper", "this build"  # the first and last column groups of the tables
-
-
 B_METRICS = ("top1", "precision", "recall", "f1", "top5", "reed_top1", "reed_ap50")
-
-
 TABLE_DATASET = {"B1": "cub", "B2": "flowers"}
 
 
