@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks            # or: python benchmarks/run.py
     .venv/bin/python -m benchmarks --only encoding,retrieval --no-write
 
-Real data from the data folder (``helpers.config.data_source()``) and the packaged stand-in models,
+Real data from the data folder (``helpers.core.config.data_source()``) and the packaged stand-in models,
 at small sizes so that the whole run takes a few minutes on 2 CPU cores.  Prints a markdown table
 of ratios (baseline time / fast time), writes it with the date, the machine and the commit to
 ``benchmarks/latest.md`` and copies it into the "Running the book" page (``book/running.md``,
@@ -22,14 +22,16 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from helpers.paper_a import head_recipes, preprocess
+
 if __package__ in (None, ""):  # python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 import torch
 
-from helpers import record
-from helpers.config import REPO_ROOT
+from helpers.book import record
+from helpers.core.config import REPO_ROOT
 
 LATEST = REPO_ROOT / "benchmarks" / "latest.md"
 RUNNING = REPO_ROOT / "book" / "running.md"
@@ -91,7 +93,8 @@ class Context:
     """Real inputs shared by the benchmarks (computed once, outside the timed parts)."""
 
     def __init__(self, n_reviews: int, threads: int):
-        from helpers import data_imdb, text_encoders
+        from helpers.data import imdb as data_imdb
+        from helpers.models import text_encoders
 
         self.threads = threads
         reviews = data_imdb.load_imdb(splits="train", per_class=n_reviews // 2, seed=0)
@@ -106,11 +109,11 @@ class Context:
         """Z-normalised DeepInsight images of the real reviews' [CLS] stacks (layout fitted on them),
         tiled to ``n`` rows."""
         if self._images is None:
-            from helpers import deepinsight
+            from helpers.paper_a import deepinsight
 
             di = deepinsight.DeepInsight(max_iter=250).fit(self.cls.reshape(len(self.cls), -1))
             imgs = di.transform(self.cls.reshape(len(self.cls), -1))
-            self._images = deepinsight.z_normalize(imgs, *deepinsight.z_stats(imgs))
+            self._images = preprocess.z_normalize(imgs, *preprocess.z_stats(imgs))
             self.deepinsight = di
         reps = -(-n // len(self._images))
         return np.concatenate([self._images] * reps)[:n]
@@ -119,7 +122,7 @@ class Context:
 def bench_encoding(ctx: Context) -> list[Row]:
     """The authors' one review at a time (max_length 512, truncated) against length-sorted batches
     with dynamic padding (``text_encoders.cls_last_layers``)."""
-    from helpers import text_encoders
+    from helpers.models import text_encoders
 
     tok, model = ctx.tokenizer, ctx.model.eval()
     _threads(ctx.threads)
@@ -160,7 +163,8 @@ def bench_encoding(ctx: Context) -> list[Row]:
 def bench_features(ctx: Context, n_images: int) -> list[Row]:
     """Frozen slice ms/image: eager ``no_grad`` on 1 thread against ``frozen_slices.extract_features``
     (``inference_mode`` + ``channels_last``) on ``threads`` threads, and each change on its own."""
-    from helpers import deepinsight, frozen_slices, training
+    from helpers.models import training
+    from helpers.paper_a import frozen_slices
 
     images = ctx.images(n_images)
     rows = []
@@ -174,7 +178,7 @@ def bench_features(ctx: Context, n_images: int) -> list[Row]:
                 out = []
                 with torch.no_grad():
                     for b in range(0, len(images), 64):
-                        out.append(m(deepinsight.upsample(images[b : b + 64])).numpy().astype(np.float16))
+                        out.append(m(preprocess.upsample(images[b : b + 64])).numpy().astype(np.float16))
                 return np.concatenate(out)
 
             return go
@@ -260,14 +264,14 @@ def bench_head(ctx: Context, n_train: int, n_val: int) -> list[Row]:
     """One training epoch of the Table I model: the authors' end-to-end loop (the frozen slice
     recomputed every epoch: ``train_head(extractor=...)``) against the head trained on cached
     features (``train_head`` on ``extract_features`` output)."""
-    from helpers import frozen_slices, sentiment_model
+    from helpers.paper_a import frozen_slices, sentiment_model
 
     _threads(ctx.threads)
     images = ctx.images(n_train + n_val)
     y = np.arange(n_train + n_val) % 2
     module, _ = frozen_slices.frozen_extractor("alexnet")
     # the book recipe (global Z, eval-mode batch norm): the computation the cache reproduces exactly
-    rc = sentiment_model.recipe("alexnet", "book", epochs=1, batch_size=32)
+    rc = head_recipes.recipe("alexnet", "book", epochs=1, batch_size=32)
     tr, va = slice(0, n_train), slice(n_train, n_train + n_val)
 
     def end_to_end():
@@ -353,7 +357,7 @@ def bench_deepinsight(ctx: Context, n_rows: int) -> list[Row]:
 
 def bench_retrieval(n_images: int, n_queries: int, dim: int) -> list[Row]:
     """The paper's k-d tree against brute force (``retrieval.nearest_images``), same neighbours."""
-    from helpers import retrieval
+    from helpers.paper_b import retrieval
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(60, dim))
@@ -443,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     if ctx is not None:
         rows += bench_encoding(ctx) if "encoding" in chosen else []
         if ctx.cls is None:
-            from helpers import text_encoders
+            from helpers.models import text_encoders
 
             ctx.cls = text_encoders.cls_last_layers(
                 ctx.texts, ctx.tokenizer, ctx.model, max_length=512, progress=False

@@ -10,7 +10,7 @@ echo "lint: ruff check"
 echo "lint: ruff format --check"
 "$PY" -m ruff format --check .
 echo "lint: notebooks without outputs"
-"$PY" -m helpers.nbclean --check
+"$PY" -m helpers.book.nbclean --check
 echo "lint: YAML files parse"
 "$PY" scripts/check_yaml.py
 echo "lint: all checks passed"

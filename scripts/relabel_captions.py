@@ -1,6 +1,6 @@
 """Rewrite the notebooks' figure/table captions to the book's one-label scheme (CONTRIBUTING.md,
 "Figures and tables").  The label ("Figure A3", "Table B1 (book's addition)") now comes from the
-``:name:`` (helpers/sphinxext.py), so the hand-typed one in the caption goes:
+``:name:`` (helpers/book/sphinxext.py), so the hand-typed one in the caption goes:
 
     **Figure B1** (paper's Figure 1). Images per class ...   ->  Images per class ...
     **Table B1** (paper's Table 1, CUB birds). Top-1 ...      ->  (CUB birds). Top-1 ...

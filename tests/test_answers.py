@@ -1,6 +1,6 @@
-"""The papers' questions answered from a recorded run (helpers/answers.py)."""
+"""The papers' questions answered from a recorded run (helpers/book/answers.py)."""
 
-from helpers import answers, record
+from helpers.book import answers, record
 
 S = record._mean_std
 

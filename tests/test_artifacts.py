@@ -1,10 +1,10 @@
-"""The artifact store: keyed by parameters, atomic, resumable (helpers/artifacts.py)."""
+"""The artifact store: keyed by parameters, atomic, resumable (helpers/core/artifacts.py)."""
 
 import numpy as np
 import pytest
 
-from helpers import artifacts
-from helpers.errors import ReproError
+from helpers.core import artifacts
+from helpers.core.errors import ReproError
 
 
 def test_key_depends_on_params_and_upstream(tmp_path):

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import artifacts, download, image_archive
-from helpers.errors import ReproError
+from helpers.core import artifacts
+from helpers.core.errors import ReproError
+from helpers.data import download, image_archive
 
 
 def _tar(path, members: dict[str, bytes], mode="w"):

@@ -1,5 +1,5 @@
 """Every notebook executes in the smoke profile, its numbers pass the book's checks
-(helpers/checks.py), and the book builds with -W (slow)."""
+(helpers/book/checks.py), and the book builds with -W (slow)."""
 
 import json
 import os
@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import artifacts, checks, run
+from helpers.book import checks, run
+from helpers.core import artifacts
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""The book's number checks fail on deliberately broken tables (helpers/checks.py)."""
+"""The book's number checks fail on deliberately broken tables (helpers/book/checks.py)."""
 
 import json
 
@@ -7,15 +7,17 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from helpers import checks, record, retrieval
+from helpers.book import checks
+from helpers.core import recorded
+from helpers.paper_b import retrieval, tables_b
 
-HERE = record.THIS_BUILD
+HERE = recorded.THIS_BUILD
 
 
 def _grouped(both, name="B1", rec=None):
     """A side-by-side table in the book's three column groups (as notebook 07 glues it)."""
     paper, here = both.xs("paper", axis=1, level=1), both.xs("here", axis=1, level=1)
-    return record.three_groups(name, paper, here, record=rec or {})
+    return recorded.three_groups(name, paper, here, record=rec or {})
 
 
 def _b1(here_top1=0.3, here_top5=0.6, rows=2, rec=None):
@@ -28,14 +30,14 @@ def _b1(here_top1=0.3, here_top5=0.6, rows=2, rec=None):
             [("TF-IDF", "VGG"), ("TF-IDF", "ResNet")][:rows], names=["text", "image"]
         ),
     )
-    return _grouped(retrieval.side_by_side(ours, "cub").round(3), rec=rec)
+    return _grouped(tables_b.side_by_side(ours, "cub").round(3), rec=rec)
 
 
 def _empty_b(dataset):
     ours = pd.DataFrame(
         columns=list(retrieval.METRICS), index=pd.MultiIndex.from_tuples([], names=["text", "image"])
     )
-    return _grouped(retrieval.side_by_side(ours, dataset), {"cub": "B1", "flowers": "B2"}[dataset])
+    return _grouped(tables_b.side_by_side(ours, dataset), {"cub": "B1", "flowers": "B2"}[dataset])
 
 
 def _roundtrip(df):
@@ -110,7 +112,7 @@ def _a1(here: dict, rec=None, runs=None):
     )
     here = pd.DataFrame(here, index=pd.Index(runs, name="run"))
     paper = pd.DataFrame({"paper val. acc. (Table I)": ["0.81 ± 0.01"]}, index=pd.Index(runs[:1], name="run"))
-    return record.three_groups("A1", paper, here, record=rec or {})
+    return recorded.three_groups("A1", paper, here, record=rec or {})
 
 
 def test_table_a1_checks():

@@ -1,4 +1,4 @@
-"""Artifacts keyed by the code that made them (helpers/codekey.py, helpers/artifacts.py).
+"""Artifacts keyed by the code that made them (helpers/core/codekey.py, helpers/core/artifacts.py).
 
 Small generated helper packages and notebooks in temporary folders, plus the real notebooks
 against a copy of the real helper package.
@@ -11,7 +11,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers import artifacts, codekey, run
+from helpers.book import run
+from helpers.core import artifacts, codekey
 
 ALPHA = '''
 """Module alpha."""
@@ -170,18 +171,18 @@ def test_real_notebooks_depend_on_the_helpers_they_call(real_copy):
     if "04_sentiment_training" not in nbs:
         pytest.skip("notebook 04 not present")
     deps = codekey.notebook_dependencies(nbs["04_sentiment_training"])
-    assert ("sentiment_model", "train_head") in deps
-    assert ("training", "fit") in deps  # reached through sentiment_model, not named in 04
-    assert not any(m == "data_cub" for m, _ in deps)
+    assert ("paper_a.sentiment_model", "train_head") in deps
+    assert ("models.training", "fit") in deps  # reached through sentiment_model, not named in 04
+    assert not any(m == "data.cub" for m, _ in deps)
     assert not any(s in {"Artifact", "latest"} for _, s in deps)  # the store's plumbing is left out
 
 
 def test_real_notebooks_keys_follow_a_helper_change(real_copy):
     before = _real_keys()
     fit_doc = '"""Train ``model`` for ``epochs`` epochs; returns the history dict.'
-    _edit(real_copy / "training.py", fit_doc, fit_doc + " (an edited docstring)")
+    _edit(real_copy / "models" / "training.py", fit_doc, fit_doc + " (an edited docstring)")
     _edit(
-        real_copy / "training.py",
+        real_copy / "models" / "training.py",
         "    loss_fn = loss_fn or nn.CrossEntropyLoss()\n    device = pick_device(device)\n"
         "    model.to(device)\n",
         "    # a new comment\n    loss_fn = loss_fn or nn.CrossEntropyLoss()\n"
@@ -190,7 +191,7 @@ def test_real_notebooks_keys_follow_a_helper_change(real_copy):
     assert _real_keys() == before
     helpers_before = {nb.stem: run.helpers_fingerprint(nb) for nb in run.notebooks()}
 
-    _edit(real_copy / "training.py", "AUX_WEIGHT = 0.4", "AUX_WEIGHT = 0.5")  # used by fit
+    _edit(real_copy / "models" / "training.py", "AUX_WEIGHT = 0.4", "AUX_WEIGHT = 0.5")  # used by fit
     after = _real_keys()
     changed = sorted(k for k in before if before[k] != after[k])
     assert {"04_sentiment_training", "06_finetune_encoders"} <= set(changed)
@@ -199,3 +200,35 @@ def test_real_notebooks_keys_follow_a_helper_change(real_copy):
     helpers_after = {nb.stem: run.helpers_fingerprint(nb) for nb in run.notebooks()}
     assert helpers_after["04_sentiment_training"] != helpers_before["04_sentiment_training"]
     assert helpers_after["05_retrieval_data"] == helpers_before["05_retrieval_data"]
+
+
+def test_dependencies_are_followed_through_subpackages(tmp_path):
+    """Subpackages: absolute, relative (``.``, ``..``) and ``package.module.attr`` references."""
+    pkg = tmp_path / "helpers"
+    files = {
+        "__init__.py": "",
+        "core/__init__.py": "",
+        "core/base.py": "RATE = 2\n\ndef unused():\n    return 0\n",
+        "models/__init__.py": "",
+        "models/fit.py": "from ..core.base import RATE\n\ndef fit(x):\n    return x * RATE\n",
+        "paper/__init__.py": "",
+        "paper/steps.py": "from helpers.models import fit\nfrom . import extra\n\n"
+        "def step(x):\n    return fit.fit(x) + extra.ONE\n",
+        "paper/extra.py": "ONE = 1\n",
+    }
+    for name, text in files.items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_text(text)
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    _notebook(
+        nbs / "01_x.ipynb", ["import helpers.paper.steps\nfrom helpers.paper import steps", "steps.step(1)"]
+    )
+    deps = set(codekey.notebook_dependencies(nbs / "01_x.ipynb", package_dir=pkg))
+    assert {
+        ("paper.steps", "step"),
+        ("models.fit", "fit"),
+        ("core.base", "RATE"),
+        ("paper.extra", "ONE"),
+    } <= deps
+    assert ("core.base", "unused") not in deps

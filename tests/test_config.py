@@ -1,9 +1,10 @@
-"""The profiles (helpers/config.py, profiles/*.yml): the `full` profile exists and says what it runs."""
+"""The profiles (helpers/core/config.py, profiles/*.yml): the `full` profile exists and says what it runs."""
 
 import yaml
 
-from helpers import config, run
-from helpers.config import PROFILES, REPO_ROOT
+from helpers.book import run
+from helpers.core import config
+from helpers.core.config import PROFILES, REPO_ROOT
 
 
 def _profiles(stem):

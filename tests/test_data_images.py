@@ -1,4 +1,4 @@
-"""helpers.data_cub / data_flowers / image_archive on the real shared data and on tiny official
+"""helpers.data.cub / data_flowers / image_archive on the real shared data and on tiny official
 layouts built in tmp_path."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from helpers import data_cub, data_flowers
-from helpers.errors import ReproError
-from helpers.image_archive import ImageDataset, TarImageStore
+from helpers.core.errors import ReproError
+from helpers.data import cub as data_cub
+from helpers.data import flowers as data_flowers
+from helpers.data.image_archive import ImageDataset, TarImageStore
 
 COLUMNS = ["image_id", "image", "class_id", "class_name", "official_split"]
 
@@ -102,7 +103,7 @@ def test_flower_captions_are_unavailable_in_shared_data(shared_data, monkeypatch
 
 def test_data_source_root_works_for_every_loader(shared_data, cub, flowers):
     """Notebooks pass their ``data_source`` parameter (the data root) straight to the loaders."""
-    from helpers import data_imdb
+    from helpers.data import imdb as data_imdb
 
     assert data_cub.load_cub(shared_data).table.equals(cub.table)
     assert data_flowers.load_flowers(shared_data).table.equals(flowers.table)

@@ -1,4 +1,4 @@
-"""helpers.data_imdb on the real shared IMDB archive and on small layouts built in tmp_path."""
+"""helpers.data.imdb on the real shared IMDB archive and on small layouts built in tmp_path."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import tarfile
 
 import pytest
 
-from helpers.data_imdb import COLUMNS, load_imdb
-from helpers.errors import ReproError
+from helpers.core.errors import ReproError
+from helpers.data.imdb import COLUMNS, load_imdb
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ the fast transform identical to pyDeepInsight's, the two splits."""
 import numpy as np
 import pytest
 
-from helpers import deepinsight
-from helpers.errors import ReproError
+from helpers.core.errors import ReproError
+from helpers.paper_a import deepinsight, preprocess, review_split
 
 
 def _matrix(n=40, d=60, seed=0):
@@ -137,7 +137,7 @@ def test_paper_split_is_random_split_of_all_reviews():
 
     official = np.array(["train"] * 60 + ["test"] * 40)
     labels = np.arange(100) % 2
-    part = deepinsight.assign_parts(official, labels, split="paper", val_fraction=0.2)
+    part = review_split.assign_parts(official, labels, split="paper", val_fraction=0.2)
     assert set(part) == {"train", "val"} and (part == "val").sum() == 20
     train, val = random_split(range(100), [80, 20], generator=torch.Generator().manual_seed(42))
     assert sorted(np.flatnonzero(part == "val")) == sorted(val.indices)
@@ -147,11 +147,11 @@ def test_paper_split_is_random_split_of_all_reviews():
 def test_leakfree_split_keeps_official_test_apart():
     official = np.array(["train"] * 60 + ["test"] * 40)
     labels = np.arange(100) % 2
-    part = deepinsight.assign_parts(official, labels, split="leakfree", val_fraction=0.25)
+    part = review_split.assign_parts(official, labels, split="leakfree", val_fraction=0.25)
     assert (part[official == "test"] == "test").all()
     assert (part == "val").sum() == 15 and (part == "train").sum() == 45
     with pytest.raises(ReproError, match="split must be"):
-        deepinsight.assign_parts(official, labels, split="random")
+        review_split.assign_parts(official, labels, split="random")
 
 
 def test_pixel_probe_reads_a_planted_pixel():
@@ -206,16 +206,16 @@ def test_transform_before_fit_is_a_clear_error():
 def test_z_normalisation_uses_training_statistics():
     rng = np.random.default_rng(1)
     train = rng.uniform(size=(20, 5, 5))
-    mean, std = deepinsight.z_stats(train)
-    z = deepinsight.z_normalize(train, mean, std)
+    mean, std = preprocess.z_stats(train)
+    z = preprocess.z_normalize(train, mean, std)
     assert abs(z.mean()) < 1e-5 and abs(z.std() - 1) < 1e-4
-    other = deepinsight.z_normalize(train + 1.0, mean, std)
+    other = preprocess.z_normalize(train + 1.0, mean, std)
     assert other.mean() == pytest.approx(1.0 / std, rel=1e-4)
 
 
 def test_upsample_to_three_channel_150px():
     imgs = np.random.default_rng(2).uniform(size=(3, 50, 50)).astype(np.float32)
-    up = deepinsight.upsample(imgs)
+    up = preprocess.upsample(imgs)
     assert tuple(up.shape) == (3, 3, 150, 150)
     assert (up[:, 0] == up[:, 2]).all()
     assert abs(float(up.mean()) - float(imgs.mean())) < 1e-2

@@ -1,4 +1,4 @@
-"""helpers.download against a local threaded HTTP server on 127.0.0.1 (no internet needed)."""
+"""helpers.data.download against a local threaded HTTP server on 127.0.0.1 (no internet needed)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import threading
 
 import pytest
 
-from helpers import download as dl
-from helpers.download import DownloadError, Resource, download, verify
+from helpers.data import download as dl
+from helpers.data.download import DownloadError, Resource, download, verify
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

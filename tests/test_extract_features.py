@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import deepinsight, frozen_slices
-from helpers.errors import ReproError
+from helpers.core.errors import ReproError
+from helpers.paper_a import frozen_slices, preprocess
 
 
 def test_extract_features_matches_the_eager_forward_pass_and_fills_a_memmap(tmp_path):
     module, _ = frozen_slices.frozen_extractor("alexnet")  # packaged MobileNetV2 slice
     images = np.random.default_rng(0).normal(size=(5, 50, 50)).astype(np.float32)
     with torch.no_grad():
-        ref = module(deepinsight.upsample(images)).numpy()
+        ref = module(preprocess.upsample(images)).numpy()
     out = frozen_slices.extract_features(module, images, batch_size=2)
     assert out.dtype == np.float16 and out.shape == ref.shape
     np.testing.assert_allclose(out.astype(np.float32), ref, rtol=2e-3, atol=2e-2)
@@ -23,7 +23,7 @@ def test_extract_features_matches_the_eager_forward_pass_and_fills_a_memmap(tmp_
     np.testing.assert_allclose(np.load(tmp_path / "f.npy").astype(np.float32), ref, rtol=2e-3, atol=2e-2)
     # the module still works on ordinary (contiguous) input afterwards
     with torch.no_grad():
-        again = module(deepinsight.upsample(images[:1])).numpy()
+        again = module(preprocess.upsample(images[:1])).numpy()
     np.testing.assert_allclose(again, ref[:1], rtol=1e-4, atol=1e-4)
 
 
@@ -31,7 +31,7 @@ def test_bfloat16_autocast_and_nearest_upsampling_stay_close_to_float32():
     module, _ = frozen_slices.frozen_extractor("vgg16")  # packaged EfficientNet-Lite0 slice
     images = np.random.default_rng(1).normal(size=(4, 50, 50)).astype(np.float32)
     with torch.no_grad():
-        ref = module(deepinsight.upsample(images, mode="nearest")).numpy()
+        ref = module(preprocess.upsample(images, mode="nearest")).numpy()
     exact = frozen_slices.extract_features(module, images, mode="nearest", batch_size=3)
     fast = frozen_slices.extract_features(module, images, mode="nearest", batch_size=3, dtype="bfloat16")
     np.testing.assert_allclose(exact.astype(np.float32), ref, rtol=2e-3, atol=2e-2)

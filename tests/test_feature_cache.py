@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import deepinsight, frozen_slices
-from helpers import sentiment_heads as sh
-from helpers import sentiment_model as sm
+from helpers.paper_a import frozen_slices, head_recipes, preprocess
+from helpers.paper_a import sentiment_heads as sh
+from helpers.paper_a import sentiment_model as sm
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def data():
     imgs[:, 10:25, 10:25] += np.where(y[:, None, None] == 1, 1.5, -1.5)
     ext, _ = frozen_slices.frozen_extractor("alexnet", allow_standin=True)
     with torch.no_grad():
-        f32 = ext(deepinsight.upsample(imgs, 3)).numpy()
+        f32 = ext(preprocess.upsample(imgs, 3)).numpy()
     return imgs, y, ext, f32, f32.astype(np.float16)
 
 
@@ -51,7 +51,7 @@ def test_head_on_float16_features_equals_end_to_end_forward(data):
     head.eval()
     net = sm.SentimentNet(ext, head).eval()
     with torch.no_grad():
-        end_to_end = net(deepinsight.upsample(imgs, 3))
+        end_to_end = net(preprocess.upsample(imgs, 3))
         cached = head(torch.from_numpy(f16).float())
     torch.testing.assert_close(cached, end_to_end, rtol=0, atol=2e-3)
     assert torch.equal(cached.argmax(1), end_to_end.argmax(1))
@@ -59,7 +59,7 @@ def test_head_on_float16_features_equals_end_to_end_forward(data):
 
 def test_training_on_float16_features_follows_the_end_to_end_run(data):
     imgs, y, ext, _, f16 = data
-    r = sm.recipe("alexnet", "book", epochs=3, batch_size=16)  # the settings notebook 03 caches for
+    r = head_recipes.recipe("alexnet", "book", epochs=3, batch_size=16)  # the settings notebook 03 caches for
     _, cached = sm.train_head(f16[:56], y[:56], f16[56:], y[56:], recipe=r, seed=0)
     _, e2e = sm.train_head(
         imgs[:56], y[:56], imgs[56:], y[56:], recipe=r, seed=0, extractor=ext, scale=3, znorm_stats=(0.0, 1.0)

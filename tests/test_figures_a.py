@@ -1,4 +1,4 @@
-"""Paper A's seaborn figures (helpers/figures_a.py): what they draw equals the data given."""
+"""Paper A's seaborn figures (helpers/paper_a/figures_a.py): what they draw equals the data given."""
 
 import matplotlib
 
@@ -7,7 +7,8 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers import figures_a, report  # noqa: E402
+from helpers.core import report  # noqa: E402
+from helpers.paper_a import figures_a
 
 
 def band_extent(poly, x):

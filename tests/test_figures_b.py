@@ -1,4 +1,4 @@
-"""Paper B's figure functions that notebooks 05-08 call in one hop (helpers/figures_b.py)."""
+"""Paper B's figure functions that notebooks 05-08 call in one hop (helpers/paper_b/figures_b.py)."""
 
 import matplotlib
 
@@ -7,8 +7,9 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers import figures_b, report  # noqa: E402
-from helpers.weights import ModelChoice  # noqa: E402
+from helpers.core import report  # noqa: E402
+from helpers.core.weights import ModelChoice  # noqa: E402
+from helpers.paper_b import figures_b
 
 
 def texts(fig):

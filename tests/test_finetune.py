@@ -1,4 +1,4 @@
-"""Paper B's fine-tuning recipes (helpers/finetune.py) on tiny generated data."""
+"""Paper B's fine-tuning recipes (helpers/models/finetune.py) on tiny generated data."""
 
 import numpy as np
 import pandas as pd
@@ -6,9 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import finetune
-from helpers.errors import ReproError
-from helpers.image_archive import FolderImageStore, ImageSet
+from helpers.core.errors import ReproError
+from helpers.data.image_archive import FolderImageStore, ImageSet
+from helpers.models import finetune
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""helpers.frozen_slices, image_classifiers, image_common and weights: Paper A slices, Paper B classifiers, packaged weights.
+"""helpers.paper_a.frozen_slices, image_classifiers, image_common and weights: Paper A slices, Paper B classifiers, packaged weights.
 
 The papers' own ImageNet weights are not on this machine, so the paper architectures are
 tested with random weights (shapes, exact slice points) and the stand-ins with their real
@@ -14,11 +14,11 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import frozen_slices as fs
-from helpers import image_classifiers as ic
-from helpers import image_common as common
-from helpers import weights
-from helpers.errors import ReproError
+from helpers.core import weights
+from helpers.core.errors import ReproError
+from helpers.models import image_classifiers as ic
+from helpers.models import image_common as common
+from helpers.paper_a import frozen_slices as fs
 
 
 def conv_out(n: int, k: int, s: int = 1, p: int = 0) -> int:
@@ -60,7 +60,7 @@ CUT_POINT = {
 }
 
 
-@pytest.mark.parametrize("name", fs.PAPER_A_EXTRACTORS)
+@pytest.mark.parametrize("name", fs.EXTRACTORS)
 def test_paper_a_slice_random_weights(name):
     """Random-init slice: exact torchvision cut point, computed shape, frozen, eval mode."""
     import torchvision
@@ -107,7 +107,7 @@ STANDIN_SHAPES = {  # stand-in slice output at 150 px (stride 8, 4, 4, 16, 4; se
 }
 
 
-@pytest.mark.parametrize("name", fs.PAPER_A_EXTRACTORS)
+@pytest.mark.parametrize("name", fs.EXTRACTORS)
 def test_standin_slices_load_packaged_weights(name):
     if weights.torchvision_weights_cached(name):
         pytest.skip(f"{name}'s real weights are cached here; no stand-in is used")

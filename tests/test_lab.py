@@ -7,8 +7,8 @@ import nbformat
 import pytest
 import yaml
 
-from helpers import run
-from helpers.config import REPO_ROOT
+from helpers.book import run
+from helpers.core.config import REPO_ROOT
 
 
 def _set_parameters(cell, values: dict) -> None:

@@ -1,9 +1,10 @@
-"""helpers.nbpost (executed notebooks tidied for the book) and helpers.sphinxext (figure labels)."""
+"""helpers.book.nbpost (executed notebooks tidied for the book) and helpers.book.sphinxext (figure labels)."""
 
 import nbformat
 import pytest
 
-from helpers import config, nbpost, sphinxext
+from helpers.book import nbpost, sphinxext
+from helpers.core import config
 
 
 def _executed_like(tmp_path):
@@ -33,7 +34,7 @@ def _executed_like(tmp_path):
             "error",
             ename="ReproError",
             evalue=f"missing {config.REPO_ROOT}/x",
-            traceback=[f"File {config.REPO_ROOT}/helpers/run.py"],
+            traceback=[f"File {config.REPO_ROOT}/helpers/book/run.py"],
         ),
     ]
     nb = v4.new_notebook(cells=[v4.new_markdown_cell("# T"), params, injected, work])
@@ -63,7 +64,7 @@ def test_clean_executed_removes_local_paths_but_not_image_data(tmp_path):
     assert outs[0].text == "saved to <artifacts>/01_bert_cls/abc\n"
     assert outs[2].data["text/plain"] == "weights not found at ~/.cache/torch/x.pth"
     assert outs[2].data["image/png"] == "iVBORw0/root/AAA"
-    assert outs[3].evalue == "missing <repo>/x" and outs[3].traceback == ["File <repo>/helpers/run.py"]
+    assert outs[3].evalue == "missing <repo>/x" and outs[3].traceback == ["File <repo>/helpers/book/run.py"]
 
 
 def test_progress_bars_keep_their_last_state():

@@ -1,10 +1,10 @@
-"""helpers.notebook.setup: the hidden first cell of every notebook."""
+"""helpers.book.notebook.setup: the hidden first cell of every notebook."""
 
 import pytest
 import torch
 
-from helpers import notebook
-from helpers.errors import ReproError
+from helpers.book import notebook
+from helpers.core.errors import ReproError
 
 
 def test_setup_resolves_run_and_checks_profile(capsys):

@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import frozen_slices, image_classifiers, weights
+from helpers.core import weights
+from helpers.models import image_classifiers
+from helpers.paper_a import frozen_slices
 
 SMALL = ["shufflenet_v2_x1_0", "resnet18"]
 LARGE = ["alexnet", "wide_resnet50_2", "resnext50_32x4d", "vgg16", "vgg11_bn", "inception_v3"]
@@ -60,7 +62,7 @@ def _check_loaded(arch: str, state: dict):
         __import__("torchvision").models.get_model_weights(arch).IMAGENET1K_V1.url
     )
     assert weights.torchvision_weights_cached(arch)
-    if arch in frozen_slices.PAPER_A_EXTRACTORS:
+    if arch in frozen_slices.EXTRACTORS:
         module, choice = frozen_slices.frozen_extractor(arch, allow_standin=False)
         assert not choice.is_standin and choice.weights == "ImageNet1K_V1 (torchvision)"
         loaded = module.state_dict()

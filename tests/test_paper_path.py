@@ -4,7 +4,7 @@ Covers what the smoke and quick profiles never run: 512-token encoding (01), not
 feature cache and notebook 04's end-to-end training from the images through the frozen slices,
 the paper's recipes (04), full input sizes without freezing (06), and the paper's k-d tree search
 (07). The tiny-data overrides are in tests/paper_path.yml, one block per notebook; the book's
-number checks (helpers.checks) run on the result.
+number checks (helpers.book.checks) run on the result.
 """
 
 from pathlib import Path
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import artifacts, checks, run
+from helpers.book import checks, run
+from helpers.core import artifacts
 
 pytestmark = pytest.mark.slow
 

@@ -18,9 +18,10 @@ import torch
 import yaml
 from papermill.translators import PythonTranslator
 
-from helpers import deepinsight, frozen_slices, training
-from helpers import sentiment_model as sm
-from helpers.config import PROFILES, REPO_ROOT
+from helpers.core.config import PROFILES, REPO_ROOT
+from helpers.models import training
+from helpers.paper_a import frozen_slices, head_recipes, preprocess
+from helpers.paper_a import sentiment_model as sm
 
 #: notebooks with a ``compute_dtype`` parameter
 DTYPE_NOTEBOOKS = ("03_feature_extractors", "04_sentiment_training", "06_finetune_encoders")
@@ -72,7 +73,7 @@ def test_the_default_path_is_the_same_with_and_without_native_bfloat16(stem, dat
         training.set_compute_dtype(
             training.resolve_compute_dtype(_default(DTYPE_NOTEBOOKS[1], "compute_dtype"))
         )
-        r = sm.recipe("alexnet", "book", epochs=2, batch_size=16)
+        r = head_recipes.recipe("alexnet", "book", epochs=2, batch_size=16)
         _, hist = sm.train_head(feats[:48], y[:48], feats[48:], y[48:], recipe=r, seed=0)
         runs.append((dtype, feats, hist))
     (d1, f1, h1), (d2, f2, h2) = runs
@@ -91,5 +92,5 @@ def test_the_bfloat16_option_stays_within_its_stated_tolerance(data):
     rel = np.abs(bf16 - f32).mean() / np.abs(f32).mean()
     assert rel < BF16_FEATURE_TOLERANCE
     with torch.no_grad():
-        exact = ext(deepinsight.upsample(imgs[:16], 3)).numpy()
+        exact = ext(preprocess.upsample(imgs[:16], 3)).numpy()
     np.testing.assert_allclose(f32, exact, rtol=2**-10, atol=1e-3)  # the default: float32 (float16 stored)

@@ -1,11 +1,11 @@
-"""Paper B's text -> image projection (helpers/projection.py): least squares and the authors' MLP."""
+"""Paper B's text -> image projection (helpers/paper_b/projection.py): least squares and the authors' MLP."""
 
 import numpy as np
 import pytest
 from scipy import sparse
 
-from helpers import projection as P
-from helpers.errors import ReproError
+from helpers.core.errors import ReproError
+from helpers.paper_b import projection as P
 
 
 def ill_conditioned(seed=0, n=300, d=6, smallest=1e-7):

@@ -1,4 +1,4 @@
-"""Recorded runs (helpers/record.py): results/<profile>.json, the README section, the three column groups.
+"""Recorded runs (helpers/book/record.py): results/<profile>.json, the README section, the three column groups.
 
 The slow tests record the session's shared smoke run of the eight notebooks
 (tests/book_fixtures.py) and check the JSON written.
@@ -11,36 +11,37 @@ import nbformat
 import pandas as pd
 import pytest
 
-from helpers import record, run
-from helpers.config import REPO_ROOT
-from helpers.errors import ReproError
+from helpers.book import readme, record, run
+from helpers.core import recorded
+from helpers.core.config import REPO_ROOT
+from helpers.core.errors import ReproError
 
 
 def test_readme_section_agrees_with_the_recorded_full_run():
     """README.md shows exactly what results/full.json holds (or says that no full run is recorded)."""
     text = (REPO_ROOT / "README.md").read_text()
-    assert text.count(record.START) == 1 and text.count(record.END) == 1
-    section = text.split(record.START, 1)[1].split(record.END, 1)[0].strip()
-    recorded = record.load("full")
-    assert section == record.readme_section(recorded).strip(), (
+    assert text.count(readme.START) == 1 and text.count(readme.END) == 1
+    section = text.split(readme.START, 1)[1].split(readme.END, 1)[0].strip()
+    rec = recorded.load("full")
+    assert section == readme.readme_section(rec).strip(), (
         "README out of date: run `python -m helpers.record readme`"
     )
-    if recorded is None:
+    if rec is None:
         assert "No full run has been recorded yet" in section
     else:
-        for row in recorded["tables"]["A1"]:
-            assert f"| {record._cell(row['row'])} | {record.fmt(row['val_acc'])} |" in section
-        for row in recorded["tables"]["B1"]:
-            assert f"| {row['text']} | {row['image']} | {record.fmt(row['top1'])} |" in section
+        for row in rec["tables"]["A1"]:
+            assert f"| {readme._cell(row['row'])} | {recorded.fmt(row['val_acc'])} |" in section
+        for row in rec["tables"]["B1"]:
+            assert f"| {row['text']} | {row['image']} | {recorded.fmt(row['top1'])} |" in section
 
 
 def test_readme_text_replaces_only_the_marked_section():
-    text = f"intro\n{record.START}\nold table\n{record.END}\noutro\n"
-    new = record.readme_text(text, None)
-    assert new.startswith("intro\n") and new.endswith(f"{record.END}\noutro\n")
+    text = f"intro\n{readme.START}\nold table\n{readme.END}\noutro\n"
+    new = readme.readme_text(text, None)
+    assert new.startswith("intro\n") and new.endswith(f"{readme.END}\noutro\n")
     assert "old table" not in new and "No full run has been recorded yet" in new
     with pytest.raises(ReproError, match="markers"):
-        record.readme_text("no markers here", None)
+        readme.readme_text("no markers here", None)
 
 
 def _fake_record():
@@ -76,9 +77,9 @@ def test_mean_std_over_seeds_and_formatting():
     stat = record._mean_std([0.80, 0.82, float("nan")])
     assert stat["n"] == 2 and stat["mean"] == pytest.approx(0.81)
     assert stat["std"] == pytest.approx(pd.Series([0.80, 0.82]).std(), abs=1e-6)  # ddof=1
-    assert record.fmt(stat) == "0.810 ± 0.014"
-    assert record.fmt(record._mean_std([0.5])) == "0.500"  # one seed: no std
-    assert record.fmt(record._mean_std([])) == "–"
+    assert recorded.fmt(stat) == "0.810 ± 0.014"
+    assert recorded.fmt(record._mean_std([0.5])) == "0.500"  # one seed: no std
+    assert recorded.fmt(record._mean_std([])) == "–"
 
 
 def test_table_a1_and_b_read_the_notebooks_outputs(tmp_path):
@@ -142,16 +143,16 @@ def test_three_column_groups_paper_full_run_this_build():
         {"val. acc.": ["0.650 ± 0.010", "0.700"]},
         index=pd.Index(["alexnet", "linear probe: [CLS] vectors"], name="run"),
     )
-    table = record.three_groups("A1", paper, here, record=rec)
+    table = recorded.three_groups("A1", paper, here, record=rec)
     groups = list(dict.fromkeys(table.columns.get_level_values(0)))
     assert groups == ["paper", "full run (recorded)", "this build"]
     assert table.loc["alexnet", ("full run (recorded)", "val. acc., final epoch")] == "0.810 ± 0.014"
     assert table.loc["alexnet", ("full run (recorded)", "seeds")] == 2
     assert table.loc["linear probe: [CLS] vectors", ("paper", "val. acc.")] == "–"
-    assert "commit 0123456789 on 2026-11-25" in record.caption(rec)
-    empty = record.three_groups("A1", paper, here, record={})
+    assert "commit 0123456789 on 2026-11-25" in recorded.caption(rec)
+    empty = recorded.three_groups("A1", paper, here, record={})
     assert "full run (none recorded yet)" in empty.columns.get_level_values(0)
-    b = record.three_groups(
+    b = recorded.three_groups(
         "B1",
         pd.DataFrame(
             {"top1": [0.11]}, index=pd.MultiIndex.from_tuples([("TF-IDF", "VGG")], names=["text", "image"])
@@ -163,14 +164,14 @@ def test_three_column_groups_paper_full_run_this_build():
 
 
 def test_readme_section_from_a_record_lists_the_tables():
-    text = record.readme_section(_fake_record())
+    text = readme.readme_section(_fake_record())
     assert "| alexnet | 0.810 ± 0.014 | – | 0.800 ± 0.014 | 2 |" in text  # no cumulative measure recorded
     assert "| TF-IDF | VGG | 0.100 |" in text
     assert "Not computed: the data folder has no captions" in text  # empty B2
     assert "36.0" in text  # total minutes
     rec = _fake_record()
     rec["tables"]["A1"][0]["row"] = "alexnet | paper recipe | book head"
-    assert "| alexnet \\| paper recipe \\| book head | 0.810 ± 0.014 |" in record.readme_section(rec)
+    assert "| alexnet \\| paper recipe \\| book head | 0.810 ± 0.014 |" in readme.readme_section(rec)
     assert "**What the full run answers**" in text
     assert "reach 0.81-0.82 with the stand-ins?** Yes" in text  # alexnet: 0.810
     assert "[CLS] vectors?** No: the probe reaches 0.850" in text
@@ -223,7 +224,7 @@ def test_record_of_a_real_smoke_run(smoke_run, monkeypatch, tmp_path):
     assert rec["models"]["A1"]["extractors"] and rec["models"]["B"]["images"]
     assert not math.isnan(rec["total_wall_s"])
     # the README and book tables can be built from it
-    assert "Table A1" in record.readme_section(rec, "smoke")
+    assert "Table A1" in readme.readme_section(rec, "smoke")
 
 
 @pytest.mark.slow
@@ -240,6 +241,6 @@ def test_record_refuses_a_notebook_run_with_overrides(smoke_run, monkeypatch, tm
 
 
 def run_artifact(smoke, step):
-    from helpers import artifacts
+    from helpers.core import artifacts
 
     return artifacts.latest("smoke", step, root=smoke.artifacts)

@@ -4,7 +4,7 @@ import importlib.util
 
 import nbformat
 
-from helpers.config import REPO_ROOT
+from helpers.core.config import REPO_ROOT
 
 spec = importlib.util.spec_from_file_location("relabel", REPO_ROOT / "scripts" / "relabel_captions.py")
 relabel = importlib.util.module_from_spec(spec)

@@ -12,7 +12,7 @@ import re
 import pytest
 from rendered import broken_links, check_in_chromium, chromium, pages, remote_resources
 
-from helpers.config import REPO_ROOT
+from helpers.core.config import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ import pytest
 import tomllib
 import yaml
 
-from helpers import nbclean, run
-from helpers.config import PROFILES, REPO_ROOT
+from helpers.book import nbclean, run
+from helpers.core.config import PROFILES, REPO_ROOT
 
 NOTEBOOKS = run.notebooks()
 COMMON = ("profile", "run", "data_source", "device", "seed")
@@ -39,7 +39,7 @@ def test_there_are_eight_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_clean_and_parameterised(path):
     nb = nbformat.read(path, as_version=4)
-    assert not nbclean.has_outputs(nb), f"{path.name} has outputs: run python -m helpers.nbclean"
+    assert not nbclean.has_outputs(nb), f"{path.name} has outputs: run python -m helpers.book.nbclean"
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     cell = _parameters_cell(nb)
     names = _defined_names(cell.source)
@@ -89,7 +89,7 @@ def test_toc_points_at_existing_pages_and_notebooks():
 def test_book_config_serves_mathjax_and_styles_from_the_build():
     cfg = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
     sphinx = cfg["sphinx"]
-    assert "helpers.sphinxext" in sphinx["extra_extensions"]
+    assert "helpers.book.sphinxext" in sphinx["extra_extensions"]
     conf = sphinx["config"]
     assert not conf["mathjax_path"].startswith(("http:", "https:", "//"))
     assert conf["numfig_format"]["figure"] == "%s" and conf["numfig_format"]["table"] == "%s"
@@ -106,7 +106,7 @@ def test_ci_runs_the_pre_commit_checks_offline_before_the_tests():
     ids = {h["id"] for r in hooks["repos"] for h in r["hooks"]}
     assert {"ruff-check", "ruff-format", "notebooks-without-outputs", "check-yaml"} <= ids
     lint = (REPO_ROOT / "scripts" / "lint.sh").read_text()
-    for check in ("ruff check", "ruff format --check", "helpers.nbclean --check", "check_yaml.py"):
+    for check in ("ruff check", "ruff format --check", "helpers.book.nbclean --check", "check_yaml.py"):
         assert check in lint
     ruff = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["ruff"]
     assert ruff["line-length"] == 110

@@ -1,11 +1,12 @@
-"""Metrics and projection of Paper B (helpers.retrieval), on hand-checked toy cases."""
+"""Metrics and projection of Paper B (helpers.paper_b.retrieval), on hand-checked toy cases."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import retrieval as R
-from helpers.errors import ReproError
+from helpers.core.errors import ReproError
+from helpers.paper_b import retrieval as R
+from helpers.paper_b import tables_b
 
 
 def test_top1_on_hand_counted_case():
@@ -131,9 +132,9 @@ def test_evaluate_pair_retrieves_perfectly_when_text_is_the_image():
 
 
 def test_paper_tables_and_side_by_side():
-    t1 = R.paper_table("cub")
+    t1 = tables_b.paper_table("cub")
     assert t1.loc[("DistilBERT", "VGG"), "top1"] == 0.19
-    assert len(t1) == 6 and len(R.paper_table("flowers")) == 6
+    assert len(t1) == 6 and len(tables_b.paper_table("flowers")) == 6
     ours = pd.DataFrame(
         [
             {
@@ -147,11 +148,11 @@ def test_paper_tables_and_side_by_side():
             }
         ]
     ).set_index(["text", "image"])
-    both = R.side_by_side(ours, "cub")
+    both = tables_b.side_by_side(ours, "cub")
     assert both.loc[("DistilBERT", "VGG"), ("top1", "here")] == 0.5
     assert np.isnan(both.loc[("TF-IDF", "VGG"), ("top1", "here")])
     with pytest.raises(ReproError):
-        R.paper_table("imdb")
+        tables_b.paper_table("imdb")
 
 
 def test_kdtree_and_brute_force_find_the_same_neighbours():

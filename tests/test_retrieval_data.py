@@ -1,5 +1,5 @@
-"""Paper B's data plumbing between notebooks 05-07 (helpers/retrieval_data.py) and the pair
-evaluation of notebook 07 (helpers.retrieval.evaluate_pairs), on generated and real data."""
+"""Paper B's data plumbing between notebooks 05-07 (helpers/paper_b/retrieval_data.py) and the pair
+evaluation of notebook 07 (helpers.paper_b.retrieval.evaluate_pairs), on generated and real data."""
 
 import json
 
@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from helpers import retrieval, retrieval_data
-from helpers.errors import ReproError
-from helpers.weights import ModelChoice
+from helpers.core.errors import ReproError
+from helpers.core.weights import ModelChoice
+from helpers.data import class_split
+from helpers.paper_b import retrieval, retrieval_data, tables_b
 
 
 def toy_split():
@@ -47,7 +48,7 @@ def test_caption_table_refuses_images_without_captions():
 
 
 def test_caption_table_on_real_cub_captions(shared_data):
-    from helpers import data_cub
+    from helpers.data import cub as data_cub
 
     cub = data_cub.load_cub(shared_data)
     split = cub.table.head(12).assign(part="train")[["image", "class_id", "part"]]
@@ -57,7 +58,7 @@ def test_caption_table_on_real_cub_captions(shared_data):
 
 
 def test_label_map_numbers_only_the_training_classes():
-    assert retrieval_data.label_map(toy_split()) == {3: 0, 5: 1}
+    assert class_split.label_map(toy_split()) == {3: 0, 5: 1}
 
 
 def test_cached_embedding_computes_once_then_reuses(tmp_path):
@@ -158,7 +159,7 @@ def test_load_embeddings_and_evaluate_every_pair(tmp_path):
     comparison = retrieval.projection_comparison({"lstsq": results, "mlp": mlp})
     assert comparison.shape == (4, 8) and ("fit_s", "mlp") in comparison.columns
     rec = {"tables": {"B1": [{"text": "TF-IDF", "image": "ResNet", "top1": {"mean": 0.12, "std": 0.01}}]}}
-    table = retrieval_data.table_beside_paper(results, "cub", info, record=rec)
+    table = tables_b.table_beside_paper(results, "cub", info, record=rec)
     groups = list(dict.fromkeys(table.columns.get_level_values(0)))
     assert groups == ["paper", "full run (recorded)", "this build"]
     assert (
@@ -167,7 +168,7 @@ def test_load_embeddings_and_evaluate_every_pair(tmp_path):
     assert table.loc[("DistilBERT", "VGG"), ("this build", "top1")] == 1.0
     assert table.loc[("TF-IDF", "ResNet"), ("paper", "top1")] == 0.10
     assert table.loc[("TF-IDF", "ResNet"), ("full run (recorded)", "top1")] == "0.120 ± 0.010"
-    empty = retrieval_data.table_beside_paper(pd.DataFrame(), "flowers", info, record={})
+    empty = tables_b.table_beside_paper(pd.DataFrame(), "flowers", info, record={})
     assert (empty[("this build", "top1")] == "–").all() and len(empty) == 6
 
 
@@ -196,7 +197,7 @@ def test_split_class_distribution_colours_this_runs_classes():
     import matplotlib
 
     matplotlib.use("Agg")
-    from helpers import figures_b
+    from helpers.paper_b import figures_b
 
     class Images:  # the part of an ImageSet the figure reads
         table = pd.DataFrame({"class_id": [0, 0, 0, 1, 1, 2], "class_name": list("aaabbc")})

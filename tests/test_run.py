@@ -1,4 +1,4 @@
-"""The papermill runner: parameters, execution cache, failures (helpers/run.py)."""
+"""The papermill runner: parameters, execution cache, failures (helpers/book/run.py)."""
 
 import json
 from pathlib import Path
@@ -7,11 +7,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers import run
-from helpers.errors import ReproError
+from helpers.book import cli, notebook_graph, run
+from helpers.core.errors import ReproError
 
 BODY = """
-from helpers import artifacts
+from helpers.core import artifacts
 run = artifacts.resolve_run(run, profile)
 art = artifacts.Artifact("07_tiny", {"n": n}, run=run)
 if not art.exists():
@@ -100,20 +100,20 @@ def test_overrides_are_yaml_typed_and_profile_checked():
         "seeds": [0, 1],
         "name": "bert",
     }
-    assert run.main(["all", "--profile", "huge"]) == 1
+    assert cli.main(["all", "--profile", "huge"]) == 1
 
 
 def test_recomputed_upstream_artifact_reexecutes_the_notebooks_that_read_it(tiny):
     """A notebook that reads 03's artifact (``artifacts.latest(run, "03_up")``) runs again when 03
     produced a new one; a notebook that does not read it is reused."""
-    from helpers import artifacts
+    from helpers.core import artifacts
 
     src, out_dir = tiny
     reader = src.with_name("07_reader.ipynb")
     nb = nbformat.read(src, as_version=4)
     nb.cells[
         2
-    ].source = 'from helpers import artifacts\nup = artifacts.latest(run or profile, "03_up")\nprint(up)'
+    ].source = 'from helpers.core import artifacts\nup = artifacts.latest(run or profile, "03_up")\nprint(up)'
     nbformat.write(nb, reader)
     params = {"profile": "smoke", "n": 3}
 
@@ -123,7 +123,7 @@ def test_recomputed_upstream_artifact_reexecutes_the_notebooks_that_read_it(tiny
             pass
 
     upstream(1)
-    assert run.dependencies(reader) == {"03_up"} and run.dependencies(src) == set()
+    assert notebook_graph.dependencies(reader) == {"03_up"} and notebook_graph.dependencies(src) == set()
     assert run.execute(reader, params, out_dir=out_dir)[1]
     assert run.execute(src, params, out_dir=out_dir)[1]
     assert not run.execute(reader, params, out_dir=out_dir)[1]
@@ -134,7 +134,7 @@ def test_recomputed_upstream_artifact_reexecutes_the_notebooks_that_read_it(tiny
 
 
 def test_the_real_dependency_graph():
-    graph = {p.stem[:2]: sorted(d[:2] for d in run.dependencies(p)) for p in run.notebooks()}
+    graph = {p.stem[:2]: sorted(d[:2] for d in notebook_graph.dependencies(p)) for p in run.notebooks()}
     assert graph == {
         "01": [],
         "02": ["01"],
@@ -145,7 +145,7 @@ def test_the_real_dependency_graph():
         "07": ["06"],
         "08": ["07"],
     }
-    assert run.ancestors("08_projection_weights") == {
+    assert notebook_graph.ancestors("08_projection_weights", run.notebooks()) == {
         "05_retrieval_data",
         "06_finetune_encoders",
         "07_retrieval",
@@ -161,7 +161,7 @@ def test_independent_notebooks_run_side_by_side_in_dependency_order(tmp_path, mo
     src.mkdir()
     body = (
         "import time, json, pathlib\n"
-        "from helpers import artifacts\n"
+        "from helpers.core import artifacts\n"
         "{read}"
         "start = time.time(); time.sleep(3)\n"
         "art = artifacts.Artifact('{stem}', {{}}, run=run or profile)\n"
@@ -206,7 +206,7 @@ def test_unknown_parameter_is_refused(tiny):
 def test_artifact_made_in_the_kernel_is_keyed_by_the_notebooks_code(tiny):
     """The runner tells the kernel where the notebook is (REPRO_NOTEBOOKS), so the artifact's key
     mixes in the notebook's code; editing the code makes a new artifact."""
-    from helpers import codekey
+    from helpers.core import codekey
 
     src, out_dir = tiny
     out, _ = run.execute(src, {"profile": "smoke", "n": 2}, out_dir=out_dir)
@@ -252,7 +252,7 @@ def test_wrong_type_from_the_command_line_is_one_clear_error(capsys):
     if not run.notebooks():
         pytest.skip("no notebooks yet")
     stem = run.notebooks()[0].stem
-    assert run.main([stem, "--profile", "smoke", "-p", "seed", "zero"]) == 1
+    assert cli.main([stem, "--profile", "smoke", "-p", "seed", "zero"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: Parameter seed of notebook") and "Traceback" not in err
 
@@ -271,9 +271,9 @@ def test_cuda_without_a_gpu_is_refused_before_the_kernel_starts(tiny, monkeypatc
 
 
 def test_recording_a_run_reexecutes_only_the_notebooks_that_show_it(tmp_path, monkeypatch):
-    from helpers import record
+    from helpers.core import recorded
 
-    monkeypatch.setattr(record, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(recorded, "RESULTS_DIR", tmp_path)
     nb = {stem: run.select([stem])[0] for stem in ("03", "04", "07")}
     before = {stem: run.recorded_fingerprint(path) for stem, path in nb.items()}
     assert before["03"] is None and before["04"] is not None and before["07"] is not None

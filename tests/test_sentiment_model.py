@@ -5,9 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import sentiment_heads as sh
-from helpers import sentiment_model as sm
-from helpers.errors import ReproError
+from helpers.core.errors import ReproError
+from helpers.paper_a import head_recipes, review_split
+from helpers.paper_a import sentiment_heads as sh
+from helpers.paper_a import sentiment_model as sm
 
 
 def _frozen_bn_extractor():
@@ -81,26 +82,26 @@ def test_end_to_end_extractor_stays_frozen():
 
 def test_split_is_80_20_stratified_and_disjoint():
     labels = np.array([0] * 50 + [1] * 50)
-    tr, va = sm.split_train_val(100, 0.2, seed=3, labels=labels)
+    tr, va = review_split.split_train_val(100, 0.2, seed=3, labels=labels)
     assert len(tr) == 80 and len(va) == 20
     assert not set(tr) & set(va)
     assert labels[va].sum() == 10
-    tr2, _ = sm.split_train_val(100, 0.2, seed=3, labels=labels)
+    tr2, _ = review_split.split_train_val(100, 0.2, seed=3, labels=labels)
     assert np.array_equal(tr, tr2)
 
 
 def test_recipe_overrides_and_errors():
-    r = sm.recipe("vgg16", epochs=2)
+    r = head_recipes.recipe("vgg16", epochs=2)
     assert r.epochs == 2 and r.extractor == "vgg16" and r.name == "paper"
-    assert sm.recipe("vgg16", "book").lr_autoencoder == 1e-3
+    assert head_recipes.recipe("vgg16", "book").lr_autoencoder == 1e-3
     with pytest.raises(ReproError, match="Unknown recipe"):
-        sm.recipe("vgg16", "keras")
+        head_recipes.recipe("vgg16", "keras")
     with pytest.raises(ReproError, match="must be one of"):
-        sm.recipe("vgg16", head="big")
+        head_recipes.recipe("vgg16", head="big")
     with pytest.raises(ReproError, match="No Table I recipe"):
-        sm.recipe("resnet1000")
+        head_recipes.recipe("resnet1000")
     with pytest.raises(ReproError, match="Unknown recipe field"):
-        sm.recipe("vgg16", learning_rate=1)
+        head_recipes.recipe("vgg16", learning_rate=1)
 
 
 def test_training_learns_separable_features():
@@ -108,7 +109,9 @@ def test_training_learns_separable_features():
     y = rng.integers(0, 2, 160)
     x = rng.normal(size=(160, 4, 8, 8)).astype(np.float32)
     x[:, 0] += (2 * y - 1)[:, None, None] * 1.5  # class signal in channel 0
-    r = sm.recipe("alexnet", "book", lr_autoencoder=3e-3, lr_classifier=3e-3, epochs=6, batch_size=16)
+    r = head_recipes.recipe(
+        "alexnet", "book", lr_autoencoder=3e-3, lr_classifier=3e-3, epochs=6, batch_size=16
+    )
     head, hist = sm.train_head(x[:120], y[:120], x[120:], y[120:], recipe=r, seed=0, desc="test")
     assert len(hist["val_acc"]) == 6
     assert hist["val_acc"][-1] >= 0.85
@@ -138,7 +141,7 @@ def test_training_learns_small_deviations_on_a_common_map():
     x = np.broadcast_to(rng.normal(size=(4, 8, 8)) * 20, (200, 4, 8, 8)).copy()
     x += 0.2 * rng.normal(size=x.shape)
     x[:, 1, 2:5, 2:5] += 0.3 * (2 * y - 1)[:, None, None]
-    r = sm.recipe("alexnet", "book", epochs=6, batch_size=16)
+    r = head_recipes.recipe("alexnet", "book", epochs=6, batch_size=16)
     head, hist = sm.train_head(
         x[:150].astype(np.float16),
         y[:150],
@@ -168,7 +171,7 @@ def test_end_to_end_training_path_runs_on_images():
     rng = np.random.default_rng(0)
     imgs = rng.normal(size=(24, 10, 10)).astype(np.float32)
     y = rng.integers(0, 2, 24)
-    r = sm.recipe("vgg16", "book", epochs=1, batch_size=8)
+    r = head_recipes.recipe("vgg16", "book", epochs=1, batch_size=8)
     model, hist = sm.train_head(
         imgs[:16], y[:16], imgs[16:], y[16:], recipe=r, extractor=ext, scale=3, znorm_stats=(0.0, 1.0)
     )
@@ -191,9 +194,9 @@ def test_paper_table_i_holds_the_papers_values():
         "shufflenet_v2_x1_0": (5e-4, 1e-3, 0.81),
         "vgg16": (5e-5, 1e-3, 0.81),
     }
-    assert set(sm.PAPER_TABLE_I) == set(expected)
+    assert set(head_recipes.PAPER_TABLE_I) == set(expected)
     for name, (ae, lc, acc) in expected.items():
-        r = sm.PAPER_TABLE_I[name]
+        r = head_recipes.PAPER_TABLE_I[name]
         assert (r.lr_autoencoder, r.lr_classifier, r.paper_val_acc, r.paper_val_acc_std) == (
             ae,
             lc,
@@ -209,8 +212,8 @@ def test_paper_table_i_holds_the_papers_values():
             "batch",
             "train",
         )
-        assert sm.recipe(name) == r
-        b = sm.BOOK_RECIPE[name]
+        assert head_recipes.recipe(name) == r
+        b = head_recipes.BOOK_RECIPE[name]
         assert (b.lr_autoencoder, b.lr_classifier, b.epochs, b.batch_size, b.head) == (
             1e-3,
             1e-4,
@@ -335,11 +338,11 @@ def test_cached_path_refuses_batch_dependent_recipe_and_end_to_end_runs_it():
             y,
             np.zeros((8, 4, 12, 12), np.float32),
             y[:8],
-            recipe=sm.recipe("alexnet", epochs=1),
+            recipe=head_recipes.recipe("alexnet", epochs=1),
         )
     imgs = rng.uniform(0, 1, size=(24, 10, 10)).astype(np.float32)
     ext = _frozen_bn_extractor()
-    r = sm.recipe("alexnet", epochs=1, batch_size=8)  # paper: per-batch Z, train-mode BN
+    r = head_recipes.recipe("alexnet", epochs=1, batch_size=8)  # paper: per-batch Z, train-mode BN
     model, hist = sm.train_head(imgs[:16], y[:16], imgs[16:], y[16:], recipe=r, extractor=ext, scale=2)
     assert isinstance(model, sm.SentimentNet) and isinstance(model.head, sh.PaperHead)
     assert model.frozen_bn == "train" and len(hist["val_acc"]) == 1
@@ -349,7 +352,7 @@ def test_cached_path_refuses_batch_dependent_recipe_and_end_to_end_runs_it():
             y[:16],
             imgs[16:],
             y[16:],
-            recipe=sm.recipe("alexnet", "book", epochs=1),
+            recipe=head_recipes.recipe("alexnet", "book", epochs=1),
             extractor=ext,
             scale=2,
         )
@@ -381,16 +384,14 @@ def test_part_counts_text_says_when_there_is_no_test_part(tmp_path):
 
     import pandas as pd
 
-    from helpers import figures_a
-
     leakfree = pd.DataFrame({"part": ["train"] * 8 + ["val"] * 2 + ["test"] * 3})
-    assert figures_a.part_counts_text(leakfree) == "8 train / 2 validation / 3 test reviews"
+    assert review_split.part_counts_text(leakfree) == "8 train / 2 validation / 3 test reviews"
     paper = pd.DataFrame({"part": ["train"] * 40000 + ["val"] * 10000})
-    assert figures_a.part_counts_text(paper) == "40,000 train / 10,000 validation reviews, no test part"
+    assert review_split.part_counts_text(paper) == "40,000 train / 10,000 validation reviews, no test part"
     (tmp_path / "artifact.json").write_text(json.dumps({"params": {"split": "paper"}}))
-    assert figures_a.split_name(tmp_path) == "paper"
+    assert review_split.split_name(tmp_path) == "paper"
     (tmp_path / "artifact.json").write_text(json.dumps({"params": {}}))
-    assert figures_a.split_name(tmp_path) == "leakfree"
+    assert review_split.split_name(tmp_path) == "leakfree"
 
 
 def test_book_head_scaling_sees_the_training_features_with_train_mode_bn():
@@ -403,7 +404,7 @@ def test_book_head_scaling_sees_the_training_features_with_train_mode_bn():
     rng = np.random.default_rng(0)
     imgs = rng.uniform(0, 1, size=(32, 10, 10)).astype(np.float32)
     y = rng.integers(0, 2, 32)
-    r = sm.recipe("alexnet", "book", epochs=0, batch_size=16, znorm="batch", frozen_bn="train")
+    r = head_recipes.recipe("alexnet", "book", epochs=0, batch_size=16, znorm="batch", frozen_bn="train")
     model, _ = sm.train_head(imgs, y, imgs[:8], y[:8], recipe=r, extractor=ext, scale=2)
     bn = sm.batch_stat_bn_(__import__("copy").deepcopy(ext))
     xb, _ = next(iter(sm.image_loader(imgs, y, batch_size=16, shuffle=False, scale=2, znorm="batch")))
@@ -417,7 +418,7 @@ def test_paper_head_learns_separable_features():
     y = rng.integers(0, 2, 160)
     x = rng.normal(size=(160, 4, 12, 12)).astype(np.float32)
     x[:, 0] += (2 * y - 1)[:, None, None] * 1.5  # class signal in channel 0
-    r = sm.recipe("shufflenet_v2_x1_0", epochs=4, batch_size=16, znorm="global", frozen_bn="eval")
+    r = head_recipes.recipe("shufflenet_v2_x1_0", epochs=4, batch_size=16, znorm="global", frozen_bn="eval")
     head, hist = sm.train_head(x[:120], y[:120], x[120:], y[120:], recipe=r, seed=0, desc="test")
     assert isinstance(head, sh.PaperHead)
     assert hist["val_acc"][-1] >= 0.9

@@ -1,12 +1,12 @@
-"""Class-disjoint splits of Paper B (helpers.splits)."""
+"""Class-disjoint splits of Paper B (helpers.data.class_split)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import splits
-from helpers.config import data_source
-from helpers.errors import ReproError
+from helpers.core.config import data_source
+from helpers.core.errors import ReproError
+from helpers.data import class_split as splits
 
 
 def _table(n_classes=10, per_class=10):

@@ -1,9 +1,9 @@
-"""helpers/table_a1_runs.py: notebook 04's runs and probes, on generated data."""
+"""helpers/paper_a/table_a1_runs.py: notebook 04's runs and probes, on generated data."""
 
 import numpy as np
 import pytest
 
-from helpers import sentiment_model, table_a1_runs
+from helpers.paper_a import head_recipes, table_a1_runs
 
 
 def _data(n=48, shape=(4, 8, 8)):
@@ -17,7 +17,7 @@ def _data(n=48, shape=(4, 8, 8)):
 
 def test_train_runs_one_line_per_run_and_seed_with_the_recipe(tmp_path):
     x, y, idx = _data()
-    rc = sentiment_model.recipe("alexnet", "book", epochs=2, batch_size=8)
+    rc = head_recipes.recipe("alexnet", "book", epochs=2, batch_size=8)
     runs = {"alexnet | book recipe | book head": ("alexnet", rc)}
     results, histories = table_a1_runs.train_runs(
         runs,
@@ -48,7 +48,7 @@ def test_train_runs_one_line_per_run_and_seed_with_the_recipe(tmp_path):
 def test_no_test_part_gives_no_test_accuracy(tmp_path):
     x, y, idx = _data()
     idx["test"] = np.array([], dtype=int)
-    rc = sentiment_model.recipe("vgg16", "book", epochs=1, batch_size=8)
+    rc = head_recipes.recipe("vgg16", "book", epochs=1, batch_size=8)
     results, _ = table_a1_runs.train_runs(
         {"k": ("vgg16", rc)},
         [0],

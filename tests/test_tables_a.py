@@ -1,3 +1,5 @@
+from helpers.paper_a import head_recipes
+
 """Plumbing moved out of notebooks 02-04: Table A1, Figure A5's boxes, the natural image."""
 
 import io
@@ -7,12 +9,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from helpers import data_flowers, sentiment_heads, sentiment_model, tables_a
-from helpers.weights import ModelChoice
+from helpers.core.weights import ModelChoice
+from helpers.data import flowers as data_flowers
+from helpers.paper_a import sentiment_heads, tables_a
 
 
 def test_table_a1_rows_beside_table_i():
-    rc = sentiment_model.recipe("alexnet", "book")
+    rc = head_recipes.recipe("alexnet", "book")
     runs = {"alexnet | book": ("alexnet", rc), "alexnet_random | book": ("alexnet_random", rc)}
     results = pd.DataFrame(
         [
@@ -61,7 +64,7 @@ def test_table_a1_rows_beside_table_i():
     assert here["model that ran"].iloc[0].endswith("(stand-in)") and here["model that ran"].iloc[1].endswith(
         "random init"
     )
-    t1 = sentiment_model.PAPER_TABLE_I["alexnet"]
+    t1 = head_recipes.PAPER_TABLE_I["alexnet"]
     assert (
         paper["paper val. acc. (Table I)"].iloc[0] == f"{t1.paper_val_acc:.2f} ± {t1.paper_val_acc_std:.2f}"
     )

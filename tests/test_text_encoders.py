@@ -1,4 +1,4 @@
-"""helpers.text_encoders: [CLS] layers, stand-in resolution, classifiers, TF-IDF "txc"."""
+"""helpers.models.text_encoders: [CLS] layers, stand-in resolution, classifiers, TF-IDF "txc"."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import text_encoders as te
-from helpers import weights
-from helpers.errors import ReproError
+from helpers.core import weights
+from helpers.core.errors import ReproError
+from helpers.models import text_encoders as te
 
 SENTENCES = [
     "I loved this film.",

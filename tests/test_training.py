@@ -1,4 +1,4 @@
-"""helpers.training: fit (best weights, resumable checkpoints, Inception aux loss), evaluate, embed."""
+"""helpers.models.training: fit (best weights, resumable checkpoints, Inception aux loss), evaluate, embed."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision.models import InceptionOutputs
 
-from helpers import training
-from helpers.errors import ReproError
+from helpers.core.errors import ReproError
+from helpers.models import training
 
 
 def separable(n=400, d=8, seed=0, flip=False):

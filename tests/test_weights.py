@@ -1,12 +1,13 @@
-"""helpers.weights: the one paper-or-stand-in decision (resolve) and the models.json format."""
+"""helpers.core.weights: the one paper-or-stand-in decision (resolve) and the models.json format."""
 
 import json
 
 import pytest
 
-from helpers import weights
-from helpers.errors import ReproError
-from helpers.weights import ModelChoice
+from helpers.core import weights
+from helpers.core.errors import ReproError
+from helpers.core.weights import ModelChoice
+from helpers.paper_b import tables_b
 
 
 @pytest.fixture
@@ -57,7 +58,8 @@ def test_resolve_unknown_kind():
 
 def test_loaders_follow_resolve(empty_hub):
     """frozen_extractor and image_classifier take resolve's decision (stand-in with its reason)."""
-    from helpers import frozen_slices, image_classifiers
+    from helpers.models import image_classifiers
+    from helpers.paper_a import frozen_slices
 
     _, a = frozen_slices.frozen_extractor("alexnet")
     expected = weights.resolve("alexnet", kind="torchvision", standin="mobilenet_v2")
@@ -92,13 +94,12 @@ def test_load_choices_bad_files(tmp_path):
 
 
 def test_retrieval_info_rows_round_trip():
-    from helpers import retrieval_data
 
     img = ModelChoice("resnet18", "mobilenet_v2 (224 px)", True, "ImageNet", "absent")
     txt = ModelChoice("distilbert-base-uncased", "all-MiniLM-L6-v2", True, "packaged", "absent")
     info = json.loads(
-        json.dumps(retrieval_data.choice_rows({("cub", "resnet18"): img, ("flowers", "resnet18"): img}, txt))
+        json.dumps(tables_b.choice_rows({("cub", "resnet18"): img, ("flowers", "resnet18"): img}, txt))
     )
-    assert retrieval_data.choices_of(info, "cub") == [img, txt]
+    assert tables_b.choices_of(info, "cub") == [img, txt]
     info["text_choice"] = None
-    assert retrieval_data.choices_of(info, "flowers") == [img]
+    assert tables_b.choices_of(info, "flowers") == [img]

@@ -1,0 +1,176 @@
+"""The papers' questions answered from the recorded full-scale run (``results/full.json``), as text.
+
+Notebook 04 shows :func:`paper_a` under Table A1 and notebook 07 :func:`paper_b` under Table B1;
+the README repeats both (``helpers.book.readme.readme_section``).  Every number comes from the record,
+so the text changes when a new run is recorded; nothing here is typed in by hand except the
+papers' own numbers.
+
+* Paper A: does the image detour reach the paper's 0.81-0.82 with the stand-ins, does it beat
+  the logistic regression on the [CLS] vectors, does ImageNet pre-training beat the randomly
+  initialised slice?
+* Paper B: which text/image pair wins on the unseen classes, and how do the numbers under Reed
+  et al.'s protocol compare with their published CUB top-1?
+"""
+
+from __future__ import annotations
+
+from helpers.paper_a.facts import VAL_ACC_RANGE
+from helpers.paper_b.facts import REED_CUB_TOP1
+
+CLS_PROBE = "linear probe: [CLS] vectors"
+PIXEL_PROBE = "linear probe: DeepInsight pixels"
+CHANCE = 0.52  # IMDB is balanced: a classifier that learned nothing scores about 0.50
+
+
+def _mean(row: dict | None, metric: str):
+    return ((row or {}).get(metric) or {}).get("mean")
+
+
+def _std(row: dict | None, metric: str) -> float:
+    return ((row or {}).get(metric) or {}).get("std") or 0.0
+
+
+def _pts(x: float) -> str:
+    return f"{100 * x:+.1f} points"
+
+
+def _none(record: dict | None) -> str | None:
+    if record:
+        return None
+    return (
+        "No full-scale run has been recorded yet (`results/full.json` is missing), so the book cannot "
+        "answer this question at the papers' scale; `book/running.md` says how to record one."
+    )
+
+
+def _used(choice: dict | None, fallback: str) -> str:
+    """The model that ran for a recorded ModelChoice (``models`` of the record), short form."""
+    return (choice or {}).get("used", fallback).split(" (")[0]
+
+
+def _image_rows(rows: list[dict]) -> list[dict]:
+    """Table A1's rows trained on an ImageNet slice (not the probes, not the random control)."""
+    return [
+        r
+        for r in rows
+        if not r["row"].startswith("linear probe")
+        and not r["row"].split(" | ")[0].endswith("_random")
+        and _mean(r, "val_acc") is not None
+    ]
+
+
+def paper_a(record: dict | None) -> str:
+    """Markdown: Paper A's three questions answered from the record's Table A1."""
+    if (missing := _none(record)) is not None:
+        return missing
+    rows = record["tables"]["A1"]
+    by_run = {r["row"]: r for r in rows}
+    image = _image_rows(rows)
+    if not image:
+        return "The recorded run has no trained Table A1 row."
+    best = max(image, key=lambda r: _mean(r, "val_acc"))
+    finals = [_mean(r, "val_acc") for r in image]
+    lo, hi = VAL_ACC_RANGE
+    reached = _mean(best, "val_acc") >= lo
+    cumulative = _mean(best, "val_acc_cumulative")
+    extractors = {
+        c["requested"]: c for c in ((record.get("models") or {}).get("A1") or {}).get("extractors") or []
+    }
+    best_name = best["row"].split(" | ")[0]
+    ran = f" (frozen slice: {_used(extractors[best_name], best_name)})" if best_name in extractors else ""
+    out = [
+        f"**Does the image detour reach {lo:.2f}-{hi:.2f} with the stand-ins?** "
+        + ("Yes" if reached else "No")
+        + f": the best run, *{best['row']}*{ran}, ends at a validation accuracy of "
+        f"{_mean(best, 'val_acc'):.3f}"
+        + (f" (authors' cumulative measure {cumulative:.3f})" if cumulative is not None else "")
+        + f"; the {len(image)} runs on ImageNet slices range from {min(finals):.3f} to {max(finals):.3f}."
+    ]
+    stuck = [
+        r["row"]
+        for r in rows
+        if not r["row"].startswith("linear probe") and (_mean(r, "val_acc") or 1) <= CHANCE
+    ]
+    if stuck:
+        out.append(
+            f"Runs whose mean validation accuracy stayed at chance level (≤ {CHANCE:.2f}): "
+            + ", ".join(f"*{name}*" for name in stuck)
+            + "; a mean between chance and the best runs with a large std means that some seeds stayed "
+            "at chance and others learned."
+        )
+    probe, pixels = by_run.get(CLS_PROBE), by_run.get(PIXEL_PROBE)
+    if probe and _mean(probe, "val_acc") is not None:
+        d = _mean(best, "val_acc") - _mean(probe, "val_acc")
+        out.append(
+            "**Does it beat the logistic regression on the [CLS] vectors?** "
+            + ("Yes" if d > 0 else "No")
+            + f": the probe reaches {_mean(probe, 'val_acc'):.3f} on the same validation reviews, "
+            f"the best image run {_pts(d)} against it"
+            + (
+                f"; a logistic regression on the DeepInsight pixels themselves reaches {_mean(pixels, 'val_acc'):.3f}."
+                if pixels and _mean(pixels, "val_acc") is not None
+                else "."
+            )
+        )
+    pairs = []
+    for r in rows:
+        name, _, rest = r["row"].partition(" | ")
+        if name.endswith("_random") and f"{name.removesuffix('_random')} | {rest}" in by_run:
+            pairs.append((by_run[f"{name.removesuffix('_random')} | {rest}"], r))
+    if pairs:
+        texts = []
+        for pre, rnd in pairs:
+            d = _mean(pre, "val_acc") - _mean(rnd, "val_acc")
+            noise = 2 * max(_std(pre, "val_acc"), _std(rnd, "val_acc"))
+            verdict = "yes" if d > noise else ("no" if d <= 0 else "not clearly (within two std)")
+            texts.append(
+                f"*{pre['row']}* {_mean(pre, 'val_acc'):.3f} against {_mean(rnd, 'val_acc'):.3f} with "
+                f"the same slice randomly initialised ({_pts(d)}: {verdict})"
+            )
+        out.append("**Does ImageNet pre-training beat the random slice?** " + "; ".join(texts) + ".")
+    return "\n\n".join(out)
+
+
+def paper_b(record: dict | None) -> str:
+    """Markdown: Paper B's two questions answered from the record's Table B1 (CUB)."""
+    if (missing := _none(record)) is not None:
+        return missing
+    rows = [r for r in record["tables"]["B1"] if _mean(r, "top1") is not None]
+    if not rows:
+        return "The recorded run has no Table B1 numbers."
+    classes = ((record.get("data") or {}).get("cub") or {}).get("classes", {}).get("test")
+    on = f"{classes} unseen CUB classes" if classes else "the unseen CUB classes"
+    ranked = sorted(rows, key=lambda r: _mean(r, "top1"), reverse=True)
+    best, second = ranked[0], ranked[1] if len(ranked) > 1 else None
+
+    models = (record.get("models") or {}).get("B") or {}
+
+    def pair(r):
+        if not r.get("text model"):
+            return f"{r['text']}-{r['image']}"
+        text = "TF-IDF" if r["text model"] == "tfidf" else _used(models.get("text"), r["text model"])
+        image = _used((models.get("images") or {}).get(f"cub/{r['image model']}"), r["image model"])
+        return f"{r['text']}-{r['image']} (ran as {text} → {image})"
+
+    out = [
+        f"**Which text/image pair wins on {on}?** {pair(best)}: Top-1 {_mean(best, 'top1'):.3f}, "
+        f"Top-5 {_mean(best, 'top5'):.3f}, macro F1 {_mean(best, 'f1'):.3f}"
+        + (
+            f"; next comes {second['text']}-{second['image']} at {_mean(second, 'top1'):.3f}"
+            if second
+            else ""
+        )
+        + f"; the weakest pair scores {_mean(ranked[-1], 'top1'):.3f}."
+    ]
+    reed = [r for r in rows if _mean(r, "reed_top1") is not None]
+    if reed:
+        top = max(reed, key=lambda r: _mean(r, "reed_top1"))
+        value = _mean(top, "reed_top1")
+        out.append(
+            "**Under Reed et al.'s protocol** (one class-averaged caption query per class), the best pair, "
+            f"{top['text']}-{top['image']}, classifies {100 * value:.1f} % of the {on} correctly, against "
+            f"Reed et al.'s published CUB top-1 of {100 * REED_CUB_TOP1:.1f} % with their own encoders on "
+            f"their 50 test classes ({_pts(value - REED_CUB_TOP1)}; the class sets and the encoders differ, "
+            "so this places the run on their scale rather than repeating their experiment)."
+        )
+    return "\n\n".join(out)

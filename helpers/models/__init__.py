@@ -1,0 +1,2 @@
+"""Models and their training: the training loop, text encoders, image classifiers and their
+fine-tuning. Imports ``helpers.core`` and ``helpers.data``."""

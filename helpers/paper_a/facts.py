@@ -1,0 +1,30 @@
+"""Paper A's facts (Benarab): the numbers of its Table I and the settings it states.
+
+Every number the book compares with, or copies from the paper, is defined here once; the
+recipes (:mod:`helpers.paper_a.head_recipes`), the tables and the book's answers read it.
+"""
+
+from __future__ import annotations
+
+#: the five rows of Table I: torchvision names of the ImageNet models whose early layers are frozen.
+#: The paper's "ResNet" is wide_resnet50_2 and "ResNext" resnext50_32x4d (section III.C).
+EXTRACTORS = ("alexnet", "wide_resnet50_2", "resnext50_32x4d", "shufflenet_v2_x1_0", "vgg16")
+
+#: The paper's Table I (section IV.B): auto-encoder lr, classifier lr, validation accuracy (+-).
+TABLE_I = {
+    "alexnet": (1e-5, 5e-4, 0.81, 0.01),
+    "wide_resnet50_2": (5e-5, 1e-4, 0.82, 0.01),
+    "resnext50_32x4d": (5e-5, 1e-3, 0.82, 0.01),
+    "shufflenet_v2_x1_0": (5e-4, 1e-3, 0.81, 0.01),
+    "vgg16": (5e-5, 1e-3, 0.81, 0.01),
+}
+assert tuple(TABLE_I) == EXTRACTORS
+
+#: the validation accuracies of Table I's five rows span 0.81-0.82
+VAL_ACC_RANGE = (min(r[2] for r in TABLE_I.values()), max(r[2] for r in TABLE_I.values()))
+
+#: epochs and batch size of the authors' code (the paper does not give them)
+EPOCHS, BATCH_SIZE = 15, 32
+
+PAPER_UPSAMPLE = 3  # 50 px -> 150 px (``interpolate(..., scale_factor=3)`` in the authors' code)
+PAPER_SPLIT_SEED = 42  # the authors' seed for torch.utils.data.random_split

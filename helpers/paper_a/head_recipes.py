@@ -1,0 +1,134 @@
+"""How each Table A1 row's head is trained: the paper's recipe (Table I) and the book's.
+
+:data:`PAPER_TABLE_I` (per-row learning rates of the paper's Table I, epochs and batch size of the
+authors' code, the paper head, nearest upsampling, per-batch Z-normalisation and batch-statistics
+BatchNorm in the frozen slices) and :data:`BOOK_RECIPE` (the book's tuned recipe); :func:`recipe`
+picks one by name.  The paper's numbers themselves are in :mod:`helpers.paper_a.facts`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from helpers.core.errors import ReproError
+from helpers.paper_a.facts import BATCH_SIZE, EPOCHS, EXTRACTORS, TABLE_I
+from helpers.paper_a.sentiment_heads import HEADS
+
+ZNORMS = ("global", "batch")
+
+
+FROZEN_BN = ("eval", "train")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one Table A1 row is trained.
+
+    ``name``: ``"paper"`` or ``"book"`` (or a user's).  ``lr_autoencoder`` / ``lr_classifier``
+    are the two Adam learning rates; ``head`` the head variant (``"paper"`` / ``"book"``);
+    ``upsample_mode`` (``"nearest"`` / ``"bilinear"``), ``znorm`` (``"batch"``: each batch's own
+    mean / std, ``"global"``: the training images') and ``frozen_bn`` (``"train"``: the frozen
+    slices' batch-norm layers follow the model's train / eval mode as in the authors' loop,
+    ``"eval"``: always ImageNet running statistics) describe the
+    image pre-processing; the cached-feature path can only run ``znorm="global"``,
+    ``frozen_bn="eval"`` and the upsampling notebook 03 used.  ``paper_val_acc`` /
+    ``paper_val_acc_std`` are the paper's Table I validation accuracy for the row; ``source`` says
+    where the numbers come from.
+    """
+
+    extractor: str
+    lr_autoencoder: float
+    lr_classifier: float
+    epochs: int
+    batch_size: int
+    paper_val_acc: float | None
+    source: str
+    name: str = "paper"
+    head: str = "paper"
+    upsample_mode: str = "nearest"
+    znorm: str = "batch"
+    frozen_bn: str = "train"
+    paper_val_acc_std: float | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+_PAPER_SOURCE = (
+    "Table I (learning rates, validation accuracy); epochs 15 and batch size 32 from the "
+    "authors' code (the paper does not give them)"
+)
+
+
+PAPER_TABLE_I: dict[str, Recipe] = {
+    name: Recipe(
+        name,
+        lr_autoencoder=ae,
+        lr_classifier=lc,
+        epochs=EPOCHS,
+        batch_size=BATCH_SIZE,
+        paper_val_acc=acc,
+        paper_val_acc_std=sd,
+        source=_PAPER_SOURCE,
+        name="paper",
+        head="paper",
+        upsample_mode="nearest",
+        znorm="batch",
+        frozen_bn="train",
+    )
+    for name, (ae, lc, acc, sd) in TABLE_I.items()
+}
+
+
+# The book's own recipe, tuned on the `quick` data (800 / 200 reviews, stand-in models): 1e-3 for the
+# auto-encoder and 1e-4 for the classifier trained the book head without collapse on every row
+# (1e-4 / 1e-3, the first guess, learned too slowly).  Chosen by looking at quick *validation*
+# accuracy, so that column is optimistic for this recipe (the test column is not).
+_BOOK_SOURCE = "this book's choice (tuned on the quick profile's validation reviews, see book/paper_a.md)"
+
+
+BOOK_RECIPE: dict[str, Recipe] = {
+    name: Recipe(
+        name,
+        lr_autoencoder=1e-3,
+        lr_classifier=1e-4,
+        epochs=20,
+        batch_size=64,
+        paper_val_acc=PAPER_TABLE_I[name].paper_val_acc,
+        paper_val_acc_std=PAPER_TABLE_I[name].paper_val_acc_std,
+        source=_BOOK_SOURCE,
+        name="book",
+        head="book",
+        upsample_mode="bilinear",
+        znorm="global",
+        frozen_bn="eval",
+    )
+    for name in EXTRACTORS
+}
+
+
+RECIPES: dict[str, dict[str, Recipe]] = {"paper": PAPER_TABLE_I, "book": BOOK_RECIPE}
+
+
+def recipe(extractor: str, name: str = "paper", **overrides) -> Recipe:
+    """The recipe ``name`` (``"paper"``: Table I, ``"book"``) of a row (paper extractor name),
+    with overrides (``None`` values are ignored)."""
+    if name not in RECIPES:
+        raise ReproError(f"Unknown recipe {name!r}; choose one of {', '.join(RECIPES)}.")
+    table = RECIPES[name]
+    if extractor not in table:
+        raise ReproError(f"No Table I recipe for {extractor!r}; choose one of {', '.join(table)}.")
+    base = table[extractor].as_dict()
+    unknown = set(overrides) - set(base)
+    if unknown:
+        raise ReproError(f"Unknown recipe field(s) {sorted(unknown)}; fields are {sorted(base)}.")
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    for field, allowed in (
+        ("head", HEADS),
+        ("znorm", ZNORMS),
+        ("frozen_bn", FROZEN_BN),
+        ("upsample_mode", ("nearest", "bilinear")),
+    ):
+        if base[field] not in allowed:
+            raise ReproError(f"Recipe field {field}={base[field]!r} must be one of {', '.join(allowed)}.")
+    return Recipe(**base)

@@ -1,0 +1,136 @@
+"""Paper A's tables built from the notebooks' results (the drawing stays in ``figures_a``).
+
+* :func:`table_a1`: Table A1 (the paper's Table I beside this run), notebook 04.
+* :func:`batch_dependence_table`: the batch-dependence check of notebook 03 (book's addition).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from helpers.core import recorded
+from helpers.paper_a import sentiment_model
+from helpers.paper_a.head_recipes import PAPER_TABLE_I
+
+
+def _mean_std(v) -> str:
+    v = np.asarray(v, dtype=float)
+    if np.all(np.isnan(v)):
+        return "–"
+    return f"{np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else f"{np.mean(v):.3f}"
+
+
+PAPER_COLUMNS = ("paper's model", "paper val. acc. (Table I)")
+
+
+def paper_side(run: str) -> dict:
+    """The paper's columns of Table A1 for one run name (``"alexnet | paper recipe | book head"``,
+    ``"alexnet_random | ..."``, ``"linear probe: ..."``): the paper's model and its Table I value,
+    or ``"(not in the paper)"`` / ``"–"`` for the book's additions."""
+    name = run.split(" | ")[0]
+    if name.endswith("_random") or name.startswith("linear probe") or name not in PAPER_TABLE_I:
+        return dict(zip(PAPER_COLUMNS, ("(not in the paper)", "–")))
+    t1 = PAPER_TABLE_I[name]
+    return dict(zip(PAPER_COLUMNS, (name, f"{t1.paper_val_acc:.2f} ± {t1.paper_val_acc_std:.2f}")))
+
+
+def table_a1(
+    results: pd.DataFrame,
+    runs: dict,
+    choices,
+    *,
+    split: str,
+    cached: bool,
+    evaluate_test: bool,
+    has_test: bool,
+    record: dict | None = None,
+) -> pd.DataFrame:
+    """Table A1 (notebook 04), one row per run (row of the paper's table x recipe x head, and the
+    linear probes), in three column groups (:func:`helpers.core.recorded.three_groups`): the paper's
+    Table I value | the recorded full-scale run (``results/full.json``) | this build (the model
+    that ran, its recipe and mean ± std over seeds).
+
+    ``results``: notebook 04's ``results.csv`` (one row per run and seed); ``runs``:
+    ``{run key: (row, Recipe)}``; ``choices``: notebook 03's ModelChoices (the model behind each
+    row); ``split``: the split's name (shown when there is no test part); ``cached``: whether the
+    heads trained on cached features; ``record``: the recorded run (default: read from
+    ``results/full.json``; ``{}``: none).
+    """
+    choice_of = {c.requested: c for c in choices}
+    no_test = f"no test part (split: {split})"
+    here = {}
+    for key, g in results.groupby("run", sort=False):
+        row = g["row"].iloc[0]
+        name = row.removesuffix("_random")
+        if row.startswith("linear probe"):
+            ran, rc = row.split(": ")[1] + ", logistic regression", None
+        else:
+            rc = runs[key][1]
+            ran = choice_of[name].used + (
+                ", random init"
+                if row.endswith("_random")
+                else (" (stand-in)" if choice_of[name].is_standin else "")
+            )
+        here[key] = {
+            "model that ran": ran,
+            "recipe": rc.name if rc else "logistic regression (book's probe)",
+            "head": rc.head if rc else "–",
+            "pre-processing": (
+                f"{rc.upsample_mode}, {rc.znorm} Z, {rc.frozen_bn}-mode BN" + (" (cached)" if cached else "")
+            )
+            if rc
+            else "–",
+            "lr (AE / classifier)": f"{rc.lr_autoencoder:g} / {rc.lr_classifier:g}" if rc else "–",
+            "epochs / batch": f"{rc.epochs} / {rc.batch_size}" if rc else "–",
+            "val. acc., final epoch": _mean_std(g["val_acc"].to_numpy()),
+            "val. acc., authors' cumulative": _mean_std(g["val_acc_cumulative"].to_numpy()),
+            "test acc.": (
+                _mean_std(g["test_acc"].to_numpy())
+                if (evaluate_test and has_test)
+                else (no_test if not has_test else "–")
+            ),
+            "seeds": len(g),
+        }
+    here = pd.DataFrame.from_dict(here, orient="index").rename_axis("run")
+    empty_paper = pd.DataFrame(columns=list(PAPER_COLUMNS), index=here.index[:0])
+    table = recorded.three_groups("A1", empty_paper, here, record=record)
+    for run in table.index:  # every run, also those only the record has
+        for col, value in paper_side(run).items():
+            table.loc[run, (recorded.PAPER_GROUP, col)] = value
+    return table
+
+
+def batch_dependence_table(
+    modules: dict,
+    choices,
+    images,
+    znorm: dict,
+    *,
+    scale: int,
+    mode: str,
+    seed: int,
+    device="cpu",
+    batch_size: int = 32,
+    n_batches: int = 4,
+) -> pd.DataFrame:
+    """Notebook 03's batch-dependence table: :func:`helpers.paper_a.sentiment_model.batch_dependence` for
+    each frozen slice (``modules``, in the order of ``choices``) on the training ``images``,
+    rounded to 3 digits; ``znorm``: notebook 02's global ``{"mean", "std"}``."""
+    rows = []
+    for (name, module), choice in zip(modules.items(), choices):
+        for r in sentiment_model.batch_dependence(
+            module,
+            images,
+            znorm["mean"],
+            znorm["std"],
+            batch_size=batch_size,
+            n_batches=n_batches,
+            scale=scale,
+            mode=mode,
+            seed=seed,
+            device=device,
+        ):
+            rows.append({"paper's model": name, "model that ran": choice.used.split(" (")[0], **r})
+    table = pd.DataFrame(rows)
+    return table.round(3) if len(table) else table

@@ -1,0 +1,96 @@
+"""Tables B1 and B2 (notebook 07): the paper's metrics beside the recorded run and this build.
+
+* :func:`paper_table`, :func:`side_by_side`: the paper's Table 1 / 2 beside this run's metrics;
+* :func:`choices_of`, :func:`models_that_ran`, :func:`choice_rows`: which models produced them
+  (provenance, read from notebook 06's ``info.json``);
+* :func:`table_beside_paper`: the three column groups of the book's table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from helpers.core.errors import ReproError
+from helpers.core.recorded import three_groups
+from helpers.core.weights import ModelChoice
+from helpers.paper_b import retrieval
+from helpers.paper_b.facts import PAPER_TABLES
+from helpers.paper_b.retrieval import METRICS
+
+
+def paper_table(dataset: str) -> pd.DataFrame:
+    """The paper's Table 1 (``"cub"``) or Table 2 (``"flowers"``) as a DataFrame."""
+    if dataset not in PAPER_TABLES:
+        raise ReproError(f"The paper has no table for {dataset!r}; choose 'cub' or 'flowers'.")
+    rows = [{"text": t, "image": i, **dict(zip(METRICS, v))} for (t, i), v in PAPER_TABLES[dataset].items()]
+    return pd.DataFrame(rows).set_index(["text", "image"])
+
+
+def side_by_side(ours: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Our metrics next to the paper's, indexed by the paper's (text, image) names;
+    ``ours`` has the index (text, image) in paper names and the columns of ``METRICS``.
+    Missing values on either side stay NaN (shown as "-" in the book)."""
+    paper = paper_table(dataset)
+    idx = paper.index.union(ours.index, sort=False)
+    cols = {}
+    for m in METRICS:
+        cols[(m, "paper")] = paper[m].reindex(idx)
+        cols[(m, "here")] = ours[m].reindex(idx) if m in ours else np.nan
+    return pd.DataFrame(cols, index=idx)
+
+
+def choice_rows(choices: dict, text_choice: ModelChoice | None) -> dict:
+    """Notebook 06: the ModelChoices of its embeddings as they go into ``info.json``: ``choices``
+    keyed ``"<dataset>/<model>"`` (from ``{(dataset, model): ModelChoice}``) and ``text_choice``
+    (rows of :meth:`ModelChoice.as_row`); :func:`choices_of` reads them back."""
+    return {
+        "choices": {f"{d}/{n}": c.as_row() for (d, n), c in choices.items()},
+        "text_choice": text_choice.as_row() if text_choice else None,
+    }
+
+
+def choices_of(info: dict, dataset: str) -> list[ModelChoice]:
+    """Notebooks 07-08: the image models behind ``dataset``'s embeddings, then the fine-tuned text
+    model (if any), as ModelChoices read from notebook 06's ``info.json`` (:func:`choice_rows`)."""
+    out = [ModelChoice.from_row(c) for key, c in info["choices"].items() if key.startswith(f"{dataset}/")]
+    if info.get("text_choice"):
+        out.append(ModelChoice.from_row(info["text_choice"]))
+    return out
+
+
+def models_that_ran(info: dict, dataset: str) -> dict[str, str]:
+    """Notebook 07: model name (as in notebook 06's parameters) -> the model that produced the
+    embeddings of ``dataset`` (``ModelChoice.used``)."""
+    used = {
+        key.split("/", 1)[1]: ModelChoice.from_row(c).used
+        for key, c in info["choices"].items()
+        if key.startswith(f"{dataset}/")
+    }
+    if info.get("text_choice"):
+        used[info["text_model"]] = ModelChoice.from_row(info["text_choice"]).used
+    used["tfidf"] = "TF-IDF txc (fitted here)"
+    return used
+
+
+def table_beside_paper(
+    results: pd.DataFrame, dataset: str, info: dict, *, record: dict | None = None
+) -> pd.DataFrame:
+    """Notebook 07, Tables B1 (``"cub"``) and B2 (``"flowers"``) in three column groups
+    (:func:`helpers.core.recorded.three_groups`): the paper's metrics | the recorded full-scale run
+    (``results/full.json``; ``record={}``: none) | this build's (:func:`side_by_side`,
+    rounded to 3 digits) with a last column naming the text and image models behind them.
+    ``results`` is :func:`helpers.paper_b.retrieval.evaluate_pairs`' table (may be empty)."""
+    metrics = list(retrieval.METRICS)
+    if results.empty:
+        ours = pd.DataFrame(columns=metrics, index=pd.MultiIndex.from_tuples([], names=["text", "image"]))
+    else:
+        ours = results.set_index(["text", "image"])[metrics]
+    both = side_by_side(ours, dataset).round(3)
+    paper, here = both.xs("paper", axis=1, level=1), both.xs("here", axis=1, level=1).copy()
+    if not results.empty:
+        used = models_that_ran(info, dataset)
+        ran = results.set_index(["text", "image"])[["text model", "image model"]].replace(used)
+        here["models that ran"] = (ran["text model"] + " → " + ran["image model"]).reindex(here.index)
+    name = {"cub": "B1", "flowers": "B2"}[dataset]
+    return three_groups(name, paper, here, record=record)
