@@ -5,6 +5,7 @@
     python -m helpers.run paper-a --profile smoke                            # 01 ... 04
     python -m helpers.run book --profile quick                               # all, then the HTML
     python -m helpers.run all record --profile full                          # all, then results/full.json
+    python -m helpers.run 04 --profile paper --workers 4                     # Table A1's runs on 4 processes
 
 An executed notebook is reused when its source, its parameters, the helper code it uses
 (``helpers.codekey``) and the artifacts of the earlier notebooks it reads are unchanged and the
@@ -28,6 +29,7 @@ import yaml
 
 from .config import REPO_ROOT, artifact_root, check_profile, executed_root
 from .errors import ReproError
+from .tasks import PLACEMENT, placement_parameters
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 PROFILE_DIR = REPO_ROOT / "profiles"
@@ -180,7 +182,7 @@ def recorded_fingerprint(source: Path) -> str | None:
 def _fingerprint(source: Path, params: dict, run: str) -> dict:
     return {
         "source_sha": _sha(source.read_bytes()),
-        "params": params,
+        "params": {k: v for k, v in params.items() if k not in PLACEMENT},  # where it runs: not what
         "helpers_sha": helpers_fingerprint(source),
         "recorded": recorded_fingerprint(source),
         "artifact_root": str(artifact_root()),
@@ -264,10 +266,16 @@ def execute_many(
     force=False,
     out_dir: Path | None = None,
     log_output=False,
+    workers: int = 0,
+    scheduler: str = "",
 ) -> list[Path]:
     outputs = []
     for source in paths:
-        params = {**profile_parameters(source.stem, profile), **overrides}
+        params = {
+            **profile_parameters(source.stem, profile),
+            **overrides,
+            **placement_parameters(source, workers, scheduler),  # only where the notebook declares them
+        }
         start = time.time()
         print(f"[{source.stem}] profile={profile} ...", flush=True)
         output, ran = execute(source, params, force=force, out_dir=out_dir, log_output=log_output)
@@ -329,6 +337,20 @@ def main(argv: list[str] | None = None) -> int:
         help="delete the selected notebooks' artifacts first (implies --force)",
     )
     parser.add_argument("--log-output", action="store_true", help="stream cell output (progress bars)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the independent tasks of the notebooks that have them (Table A1's runs) on a local "
+        "Dask cluster of N processes (default 0: in the notebook's kernel)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default="",
+        metavar="ADDRESS",
+        help="run those tasks on the running Dask cluster at ADDRESS (tcp://host:8786; book/running.md)",
+    )
     args = parser.parse_args(argv)
     try:
         check_profile(args.profile)
@@ -347,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
                 overrides,
                 force=args.force or args.recompute,
                 log_output=args.log_output,
+                workers=args.workers,
+                scheduler=args.scheduler,
             )
         if want_book:
             build_book()

@@ -70,7 +70,9 @@ def train_runs(
         "compute_dtype": _compute_dtype(),
     }
     if todo:
-        items = (_remote_tasks if ex.remote else _local_tasks)(todo, runs, inputs_for, idx, y, scratch, shared)
+        items = (_remote_tasks if ex.remote else _local_tasks)(
+            todo, runs, inputs_for, idx, y, scratch, shared
+        )
         for (key, s), out in zip(todo, ex.map(train_one, items, desc="Table A1 runs")):
             done[(key, s)] = out
     results, histories = [], {key: [] for key in runs}

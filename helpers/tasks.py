@@ -127,7 +127,9 @@ def executor(workers: int = 0, scheduler: str | None = None, *, threads: int | N
                 "a SLURMCluster, book/running.md) or run without --scheduler."
             ) from exc
         with client:
-            print(f"tasks on the Dask cluster at {scheduler} ({len(client.scheduler_info()['workers'])} workers)")
+            print(
+                f"tasks on the Dask cluster at {scheduler} ({len(client.scheduler_info()['workers'])} workers)"
+            )
             yield DaskExecutor(client, threads=threads)
     elif workers:
         from distributed import Client, LocalCluster
