@@ -200,3 +200,44 @@ def test_runner_passes_placement_only_to_notebooks_that_declare_it_and_keeps_it_
     run.check_parameters(nb04, {"profile": "quick", "workers": 2, "scheduler": "tcp://h:8786"})
     base = run._fingerprint(nb04, {"profile": "quick"}, "quick")
     assert run._fingerprint(nb04, {"profile": "quick", "workers": 4, "scheduler": "x"}, "quick") == base
+
+
+def test_notebook06_jobs_run_in_process_reuse_their_files_and_travel_without_the_images(
+    tmp_path, monkeypatch
+):
+    import pickle
+
+    import pandas as pd
+
+    from helpers import finetune, finetune_tasks, retrieval_data
+    from helpers.weights import ModelChoice
+
+    choice = ModelChoice("resnet18", "fake", True, "test", "")
+    calls = []
+
+    def fake(name, image_set, split, *, checkpoint, **recipe):
+        calls.append((name, image_set, checkpoint.name, recipe["epochs"]))
+        return np.ones((len(split), 3)), {"val_acc": [0.5]}, choice
+
+    monkeypatch.setattr(finetune, "finetuned_image_embeddings", fake)
+    monkeypatch.setattr(finetune_tasks, "_load_images", lambda d, source: f"{d} from {source}")
+    split = pd.DataFrame({"image": ["a", "b"], "class_id": [1, 2], "part": ["train", "val"]})
+    local = finetune_tasks.image_job(
+        "cub", "resnet18", "loaded", split, tmp_path, {"epochs": 1}, None, remote=False
+    )
+    r = finetune_tasks.run_job(local)
+    assert isinstance(r, retrieval_data.CachedEmbedding) and not r.reused and r.dim == 3
+    assert calls == [("resnet18", "loaded", "ckpt_cub_resnet18.pt", 1)]
+    assert finetune_tasks.run_job(local).reused and len(calls) == 1  # its files: no second fine-tune
+    remote = finetune_tasks.image_job(
+        "flowers", "vgg11_bn", "loaded", split, tmp_path, {"epochs": 1}, "/data", remote=True
+    )
+    assert remote["image_set"] is None
+    assert not finetune_tasks.run_job(pickle.loads(pickle.dumps(remote))).reused
+    assert calls[-1][:2] == ("vgg11_bn", "flowers from /data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "image_cub_resnet18.json",
+        "image_cub_resnet18.npy",
+        "image_flowers_vgg11_bn.json",
+        "image_flowers_vgg11_bn.npy",
+    ]
