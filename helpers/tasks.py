@@ -35,6 +35,7 @@ from .errors import ReproError
 #: notebook parameters that say where tasks run (not what they compute)
 PLACEMENT = ("workers", "scheduler")
 RETRIES = 2  # a task that raises is tried this many more times (a lost worker is rescheduled anyway)
+CONNECT_TIMEOUT = "30s"  # how long --scheduler waits for the cluster to answer
 
 
 def cores() -> int:
@@ -120,7 +121,7 @@ def executor(workers: int = 0, scheduler: str | None = None, *, threads: int | N
         from distributed import Client
 
         try:
-            client = Client(str(scheduler), timeout="30s")
+            client = Client(str(scheduler), timeout=CONNECT_TIMEOUT)
         except OSError as exc:
             raise ReproError(
                 f"No Dask scheduler answers at {scheduler!r} ({exc}); start one (`dask scheduler`, "

@@ -144,6 +144,25 @@ def test_a_worker_killed_mid_task_costs_one_task_and_the_results_stay(tmp_path, 
     assert killed[0] not in client.run(os.getpid).values()
 
 
+def test_an_existing_cluster_by_its_address_gives_each_task_the_workers_cores(cluster_executor):
+    address = cluster_executor.client.scheduler.address
+    with tasks.executor(scheduler=address) as ex:
+        assert ex.remote and ex.threads is None
+        # one Dask thread per worker: a task gets every core of its worker as torch threads
+        assert ex.map(lambda _: torch.get_num_threads(), [0, 1]) == [tasks.cores()] * 2
+    assert cluster_executor.map(lambda _: torch.get_num_threads(), [0]) == [max(1, tasks.cores() // 2)]
+
+
+def test_an_absent_scheduler_is_one_clear_error(monkeypatch):
+    from helpers.errors import ReproError
+
+    monkeypatch.setattr(tasks, "CONNECT_TIMEOUT", "2s")
+
+    with pytest.raises(ReproError, match="No Dask scheduler"):
+        with tasks.executor(scheduler="tcp://127.0.0.1:9"):
+            pass
+
+
 def test_a_rerun_reuses_the_finished_tasks(tmp_path, in_process, monkeypatch):
     calls = []
     real = sentiment_model.train_head
@@ -190,7 +209,7 @@ def test_workers_must_not_be_negative():
             pass
 
 
-def test_runner_passes_placement_only_to_notebooks_that_declare_it_and_keeps_it_out_of_the_cache():
+def test_runner_passes_placement_only_to_notebooks_that_declare_it_and_keeps_it_out_of_the_cache(monkeypatch):
     nb04 = REPO_ROOT / "notebooks" / "04_sentiment_training.ipynb"
     nb02 = REPO_ROOT / "notebooks" / "02_deepinsight.ipynb"
     assert tasks.placement_parameters(nb04, 2, "") == {"workers": 2, "scheduler": ""}
@@ -198,6 +217,8 @@ def test_runner_passes_placement_only_to_notebooks_that_declare_it_and_keeps_it_
     assert tasks.placement_parameters(nb02, 2, "tcp://h:8786") == {}
     assert tasks.placement_parameters(nb04) == {}
     run.check_parameters(nb04, {"profile": "quick", "workers": 2, "scheduler": "tcp://h:8786"})
+    monkeypatch.setattr(run, "helpers_fingerprint", lambda source: "code")  # slow, and not the point here
+    monkeypatch.setattr(run, "recorded_fingerprint", lambda source: None)
     base = run._fingerprint(nb04, {"profile": "quick"}, "quick")
     assert run._fingerprint(nb04, {"profile": "quick", "workers": 4, "scheduler": "x"}, "quick") == base
 
