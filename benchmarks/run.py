@@ -36,7 +36,7 @@ from helpers.core.config import REPO_ROOT
 LATEST = REPO_ROOT / "benchmarks" / "latest.md"
 RUNNING = REPO_ROOT / "book" / "running.md"
 START, END = "% benchmarks:start", "% benchmarks:end"
-BENCHMARKS = ("encoding", "features", "head", "deepinsight", "retrieval")
+BENCHMARKS = ("encoding", "features", "head", "deepinsight", "retrieval", "grid")
 
 
 def timed(fn, repeat: int = 1):
@@ -312,6 +312,77 @@ def bench_head(ctx: Context, n_train: int, n_val: int) -> list[Row]:
     ]
 
 
+def _import_torch() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def bench_grid(ctx: Context, n_images: int, epochs: int = 4) -> list[Row]:
+    """A small Table A1 grid (2 cached-feature rows x 2 seeds, book recipe): ``train_runs`` in this
+    process on ``threads`` torch threads against the same tasks on a 2-worker Dask ``LocalCluster``
+    (``helpers.core.tasks``, one torch thread per worker) on the same cores; the cluster's start (two
+    processes importing torch) is timed apart and counted in the fast time."""
+    import tempfile
+
+    from helpers.core import tasks
+    from helpers.paper_a import frozen_slices, head_recipes, table_a1_runs
+
+    _threads(ctx.threads)
+    images = ctx.images(n_images)
+    y = np.concatenate([ctx.labels] * -(-n_images // len(ctx.labels)))[:n_images]
+    a, b = int(n_images * 0.6), int(n_images * 0.8)
+    idx = {"train": np.arange(a), "val": np.arange(a, b), "test": np.arange(b, n_images)}
+    runs = {
+        f"{name} | book recipe | book head": (name, head_recipes.recipe(name, "book", epochs=epochs))
+        for name in ("alexnet", "vgg16")
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for name in ("alexnet", "vgg16"):
+            module, _ = frozen_slices.frozen_extractor(name)
+            np.save(tmp / f"features_{name}.npy", frozen_slices.extract_features(module, images))
+
+        def grid(scratch, executor=None):
+            results, histories = table_a1_runs.train_runs(
+                runs,
+                [0, 1],
+                lambda row: (np.load(tmp / f"features_{row}.npy", mmap_mode="r"), None),
+                idx,
+                y,
+                device="cpu",
+                scratch=tmp / scratch,
+                scale=3,
+                znorm=None,
+                evaluate_test=True,
+                executor=executor,
+            )
+            return [{k: v for k, v in r.items() if k != "seconds"} for r in results], histories
+
+        t_one, ref = timed(lambda: grid("one"))
+        t0 = time.perf_counter()
+        with tasks.executor(workers=2) as ex:
+            ex.client.wait_for_workers(2)
+            ex.client.run(_import_torch)
+            t_start = time.perf_counter() - t0
+            t_run, out = timed(lambda: grid("two", ex))
+        _threads(ctx.threads)
+    same = "identical results" if out == ref else "DIFFERENT results"
+    return [
+        row(
+            f"Table A1 grid, 2 rows x 2 seeds, {epochs} epochs (cached features)",
+            f"one process, {ctx.threads} torch threads",
+            "Dask LocalCluster, 2 workers x 1 thread (start included)",
+            t_one,
+            t_start + t_run,
+            "s",
+            same + " (accuracies and learning curves)",
+            extra=f"{a} train + {b - a} val + {n_images - b} test review images; cluster start "
+            f"{t_start:.1f} s, the grid alone {t_run:.1f} s ({t_one / t_run:.1f}x)",
+        )
+    ]
+
+
 def bench_deepinsight(ctx: Context, n_rows: int) -> list[Row]:
     """``DeepInsight.transform`` (fast) against ``DeepInsight.transform_reference`` (pyDeepInsight's):
     identical output required; time and peak traced memory."""
@@ -462,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_deepinsight(ctx, n_rows=2000)
         elif name == "retrieval":
             rows += bench_retrieval(n_images=3000, n_queries=3000, dim=1280)
+        elif name == "grid":
+            rows += bench_grid(ctx, n_images=3 * args.images)
     text = header(args.threads, time.perf_counter() - start, args.note) + "\n\n" + table(rows)
     print(text)
     if not args.no_write:

@@ -138,7 +138,7 @@ def _write_hf_cache(hf_home: Path, name: str) -> None:
 HF_CHECK = textwrap.dedent("""
     import json, sys
     import numpy as np
-    from helpers import text_encoders
+    from helpers.models import text_encoders
 
     out = {}
     tok, model, choice = text_encoders.load_text_encoder("bert-base-uncased", allow_standin=False)

@@ -8,6 +8,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from helpers.book import cli, notebook_graph, run
+from helpers.core import tasks
 from helpers.core.errors import ReproError
 
 BODY = """
@@ -179,7 +180,7 @@ def test_independent_notebooks_run_side_by_side_in_dependency_order(tmp_path, mo
         nb = new_notebook(cells=[params, new_code_cell(body.format(read=read, stem=stem))])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, src / f"{stem}.ipynb")
-    monkeypatch.setattr(run, "cores", lambda: 2)
+    monkeypatch.setattr(tasks, "cores", lambda: 2)
     paths = sorted(src.glob("*.ipynb"))
     outs = run.execute_many(paths, "smoke", {}, out_dir=tmp_path / "executed", jobs=2)
     assert [o.stem for o in outs] == ["01_a1", "02_a2", "05_b1"]

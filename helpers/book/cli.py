@@ -13,6 +13,7 @@ import sys
 from helpers.book import run
 from helpers.book.record import write
 from helpers.book.run import build_book, execute_many, parse_overrides, select
+from helpers.core import tasks
 from helpers.core.config import artifact_root, check_profile
 from helpers.core.errors import ReproError
 
@@ -46,6 +47,20 @@ def main(argv: list[str] | None = None) -> int:
         help="notebooks executed at the same time where the dependency graph allows "
         "(default: 2 on a machine with 2 or more cores: Paper A's and Paper B's chains side by side)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the independent tasks of the notebooks that have them (Table A1's runs, notebook 06's "
+        "fine-tunes) on a local Dask cluster of N processes (default 0: in the notebook's kernel)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default="",
+        metavar="ADDRESS",
+        help="run those tasks on the running Dask cluster at ADDRESS (tcp://host:8786; book/running.md)",
+    )
     args = parser.parse_args(argv)
     try:
         check_profile(args.profile)
@@ -64,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                 overrides,
                 force=args.force or args.recompute,
                 log_output=args.log_output,
-                jobs=args.jobs if args.jobs is not None else min(2, run.cores()),
+                jobs=args.jobs if args.jobs is not None else min(2, tasks.cores()),
+                workers=args.workers,
+                scheduler=args.scheduler,
             )
         if want_book:
             build_book()

@@ -6,6 +6,7 @@
     python -m helpers.run book --profile quick                               # all, then the HTML
     python -m helpers.run all record --profile full                          # all, then results/full.json
     python -m helpers.run all --jobs 1                                       # one notebook at a time
+    python -m helpers.run 04 --profile paper --workers 4                     # Table A1's runs on 4 processes
 
 Notebooks run in the order of their dependencies (the artifacts of earlier notebooks each one
 reads), up to ``--jobs`` at a time (default 2: Paper A's chain beside Paper B's, each with half
@@ -35,7 +36,7 @@ import yaml
 
 from helpers.book.nbpost import clean_executed
 from helpers.book.notebook_graph import ancestors, declared_parameters, dependencies
-from helpers.core import codekey, recorded
+from helpers.core import codekey, recorded, tasks
 from helpers.core.config import REPO_ROOT, artifact_root, check_profile, executed_root
 from helpers.core.errors import ReproError
 
@@ -184,7 +185,17 @@ def recorded_fingerprint(source: Path) -> str | None:
 
 #: parameters that say where and how fast a notebook runs, not what it computes (tested: the same
 #: tables with 1 or 2 threads): left out of the execution cache's fingerprint
-PLACEMENT_PARAMETERS = ("cpu_threads", "workers", "scheduler")
+PLACEMENT_PARAMETERS = ("cpu_threads", *tasks.PLACEMENT)
+
+
+def placement_parameters(source: Path, workers: int = 0, scheduler: str | None = None) -> dict:
+    """``{"workers": ..., "scheduler": ...}`` (``--workers`` / ``--scheduler``) for the notebook
+    ``source`` where its parameters cell declares them, else ``{}``; nothing when both are unset,
+    so the notebooks keep their defaults (``helpers.core.tasks``)."""
+    if not workers and not scheduler:
+        return {}
+    wanted = {"workers": int(workers or 0), "scheduler": str(scheduler or "")}
+    return {k: v for k, v in wanted.items() if k in declared_parameters(source)}
 
 
 def _fingerprint(source: Path, params: dict, run: str) -> dict:
@@ -264,11 +275,6 @@ def execute(
     return output, True
 
 
-def cores() -> int:
-    """CPU cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def execute_many(
     paths: list[Path],
     profile: str,
@@ -278,6 +284,8 @@ def execute_many(
     out_dir: Path | None = None,
     log_output=False,
     jobs: int = 1,
+    workers: int = 0,
+    scheduler: str = "",
 ) -> list[Path]:
     """Execute ``paths`` in dependency order (:func:`dependencies`), up to ``jobs`` notebooks at a
     time: Paper A's chain (01-04) and Paper B's (05-08) share nothing, so with ``jobs=2`` they run
@@ -318,7 +326,11 @@ def execute_many(
                 ]
                 while ready and len(running) < jobs and not errors:
                     source = ready.pop(0)
-                    params = {**profile_parameters(source.stem, profile), **overrides}
+                    params = {
+                        **profile_parameters(source.stem, profile),
+                        **overrides,
+                        **placement_parameters(source, workers, scheduler),
+                    }
                     note = ""
                     if (
                         jobs > 1
@@ -326,7 +338,7 @@ def execute_many(
                         and "cpu_threads" in declared_parameters(source)
                     ):
                         side_by_side = min(jobs, len(running) + 1 + len(ready))
-                        params["cpu_threads"] = max(1, cores() // side_by_side)
+                        params["cpu_threads"] = max(1, tasks.cores() // side_by_side)
                         note = f", {params['cpu_threads']} thread(s)"
                     running[pool.submit(one, source, params, note)] = source.stem
                 if not running:

@@ -78,6 +78,11 @@ def set_compute_dtype(dtype: str) -> None:
     _COMPUTE["dtype"] = _checked(dtype)
 
 
+def compute_dtype() -> str:
+    """The dtype :func:`set_compute_dtype` set in this process (a task sent to a worker carries it)."""
+    return _COMPUTE["dtype"]
+
+
 def _checked(dtype: str) -> str:
     if dtype not in COMPUTE_DTYPES:
         hint = (
