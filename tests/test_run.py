@@ -190,7 +190,11 @@ def test_independent_notebooks_run_side_by_side_in_dependency_order(tmp_path, mo
     }
     assert span["05_b1"][0] < span["01_a1"][1] and span["01_a1"][0] < span["05_b1"][1]  # side by side
     assert span["02_a2"][0] >= span["01_a1"][1]  # after what it reads
-    assert span["01_a1"][2] == span["05_b1"][2] == 1  # two side by side: one core each
+    assert span["01_a1"][2] == span["02_a2"][2] == span["05_b1"][2] == 1  # two chains: one core each
+    assert notebook_graph.chains({"a": set(), "b": {"a"}, "c": set(), "d": {"c"}, "e": {"b", "d"}}) == [
+        {"a", "b", "c", "d", "e"}
+    ]
+    assert len(notebook_graph.chains({"01": set(), "02": {"01"}, "05": set()})) == 2
     meta = nbformat.read(outs[0], as_version=4).metadata["repro"]
     assert "cpu_threads" not in meta["params"]
     again = run.execute_many(paths, "smoke", {}, out_dir=tmp_path / "executed", jobs=1)

@@ -35,7 +35,7 @@ import papermill
 import yaml
 
 from helpers.book.nbpost import clean_executed
-from helpers.book.notebook_graph import ancestors, declared_parameters, dependencies
+from helpers.book.notebook_graph import ancestors, chains, declared_parameters, dependencies
 from helpers.core import codekey, recorded, tasks
 from helpers.core.config import REPO_ROOT, artifact_root, check_profile, executed_root
 from helpers.core.errors import ReproError
@@ -289,9 +289,10 @@ def execute_many(
 ) -> list[Path]:
     """Execute ``paths`` in dependency order (:func:`dependencies`), up to ``jobs`` notebooks at a
     time: Paper A's chain (01-04) and Paper B's (05-08) share nothing, so with ``jobs=2`` they run
-    side by side. A notebook started beside others gets ``cpu_threads`` = cores / notebooks running
-    (where it declares the parameter and ``-p cpu_threads`` was not given), which changes its speed,
-    not its numbers. Returns the executed notebooks in the order of ``paths``. After a failure no
+    side by side. Each notebook then gets ``cpu_threads`` = cores / notebooks that can run side by
+    side (``jobs``, or fewer where the selection has fewer independent chains), where it declares
+    the parameter and ``-p cpu_threads`` was not given: the count depends on what was selected,
+    never on timing, so a build gives the same numbers every time. Returns the executed notebooks in the order of ``paths``. After a failure no
     new notebook starts; the running ones finish, then the first error is raised."""
     paths = sorted(paths)
     chosen = {p.stem for p in paths}
@@ -302,6 +303,7 @@ def execute_many(
     errors: list[BaseException] = []
     lock = threading.Lock()
     jobs = max(1, jobs)
+    side_by_side = min(jobs, len(chains(needs)))
 
     def one(source: Path, params: dict, note: str) -> Path:
         start = time.time()
@@ -337,7 +339,6 @@ def execute_many(
                         and "cpu_threads" not in overrides
                         and "cpu_threads" in declared_parameters(source)
                     ):
-                        side_by_side = min(jobs, len(running) + 1 + len(ready))
                         params["cpu_threads"] = max(1, tasks.cores() // side_by_side)
                         note = f", {params['cpu_threads']} thread(s)"
                     running[pool.submit(one, source, params, note)] = source.stem
