@@ -6,7 +6,7 @@ KERNEL  ?= repro-book
 LAB_ARGS ?=
 ROOT_OK := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: book test env lab kernel lint notebooks clean-executed
+.PHONY: book test env lab kernel lint notebooks clean-executed student
 
 book: env
 	$(PY) -m helpers.run book --profile $(PROFILE)
@@ -19,7 +19,10 @@ env:
 
 # JupyterLab on notebooks/: kernel "Python (repro-book)" of .venv, working directory notebooks/,
 # the notebooks' own defaults (the quick profile). Extra options: make lab LAB_ARGS="--no-browser --port 8899"
+# jupyterlab-myst (pinned) renders the markdown cells as the book does: {cite}, {numref}, admonitions,
+# {exercise} / {solution}.
 lab: kernel
+	$(VENV)/bin/jupyter labextension enable jupyterlab-myst >/dev/null
 	$(PY) -m jupyterlab --ServerApp.root_dir=notebooks \
 	    --MappingKernelManager.default_kernel_name=$(KERNEL) $(ROOT_OK) $(LAB_ARGS)
 
@@ -34,3 +37,9 @@ notebooks: env
 
 clean-executed:
 	rm -rf book/executed book/_build
+
+# The student edition: the eight notebooks without solutions and answer cells, in student/
+# (git-ignored), for a teacher to hand out. Another folder: make student STUDENT_DIR=/tmp/class
+STUDENT_DIR ?= student
+student: env
+	$(PY) -m helpers.book.student $(STUDENT_DIR)
