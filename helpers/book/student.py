@@ -116,7 +116,7 @@ def write_edition(dest: Path, source_dir: Path = NOTEBOOK_DIR) -> list[Path]:
         "# Student edition\n\n"
         "The book's notebooks without the solutions of the exercises and the answers of the recall\n"
         "questions (written by `make student`). Open them in JupyterLab from the repository's\n"
-        "environment (`make lab LAB_ARGS=--ServerApp.root_dir=student`), or run one with\n"
+        "environment (`make lab LAB_ROOT=student`), or run one with\n"
         "`python -m helpers.run NN --profile quick` from a full checkout.\n"
     )
     return written
