@@ -2,6 +2,8 @@
 headless Chromium (Playwright driving Debian's ``chromium``), Run All through the menu, as a student
 would. Checks: no error output, and the markdown cells rendered by jupyterlab-myst (no raw
 ``{cite}`` / ``{numref}`` roles left). Skipped with a reason where no browser or Playwright is here.
+jupyterlab-myst does not know myst-nb's glue: ``{glue:text}`` shows its key and ``{glue:figure}`` an
+"Unknown Directive" box, so glue is not checked here (CONTRIBUTING.md, "Teaching parts").
 
 ``REPRO_LAB_SCREENSHOT=/tmp/lab01.png`` keeps a screenshot of the notebook after the run."""
 
