@@ -141,8 +141,9 @@ def _executed(profile: str, executed_dir: Path) -> dict[str, dict]:
         if params.get("profile") != profile:
             problems.append(f"{source.stem} ran with profile {params.get('profile')!r}, not {profile!r}")
             continue
-        expected = run.profile_parameters(source.stem, profile)
-        if {k: v for k, v in params.items() if k != "run"} != expected:
+        skip = ("run", *run.PLACEMENT_PARAMETERS)  # where and how fast it ran, not what it computed
+        expected = {k: v for k, v in run.profile_parameters(source.stem, profile).items() if k not in skip}
+        if {k: v for k, v in params.items() if k not in skip} != expected:
             problems.append(
                 f"{source.stem} ran with parameters that differ from profiles/{source.stem}.yml "
                 "(-p overrides)"
