@@ -78,12 +78,21 @@ def test_linear_probe_learns_a_separable_signal_and_not_noise():
 
 def test_every_seed_records_its_majority_share_and_a_collapse_is_flagged(tmp_path):
     x, y, idx = _data()
-    rc = head_recipes.recipe("alexnet", "paper", epochs=1, batch_size=8, head="paper+std",
-                             znorm="global", frozen_bn="eval")
+    rc = head_recipes.recipe(
+        "alexnet", "paper", epochs=1, batch_size=8, head="paper+std", znorm="global", frozen_bn="eval"
+    )
     key = "alexnet | paper recipe | paper+std head"
     results, histories = table_a1_runs.train_runs(
-        {key: ("alexnet", rc)}, [0], lambda row: (x, None), idx, y, device="cpu", scratch=tmp_path,
-        scale=3, znorm=None, evaluate_test=False,
+        {key: ("alexnet", rc)},
+        [0],
+        lambda row: (x, None),
+        idx,
+        y,
+        device="cpu",
+        scratch=tmp_path,
+        scale=3,
+        znorm=None,
+        evaluate_test=False,
     )
     r = results[0]
     assert r["head"] == "paper+std" and r["n_val"] == len(idx["val"])

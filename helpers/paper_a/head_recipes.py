@@ -145,9 +145,13 @@ def heads_for(recipe_name: str, heads) -> list[str | None]:
     for entry in heads or ["own"]:
         rname, _, head = str(entry).rpartition(":")
         if rname and rname not in RECIPES:
-            raise ReproError(f"heads entry {entry!r}: unknown recipe {rname!r}; choose one of {', '.join(RECIPES)}.")
+            raise ReproError(
+                f"heads entry {entry!r}: unknown recipe {rname!r}; choose one of {', '.join(RECIPES)}."
+            )
         if head != "own" and head not in HEADS:
-            raise ReproError(f"heads entry {entry!r}: unknown head {head!r}; choose own or one of {', '.join(HEADS)}.")
+            raise ReproError(
+                f"heads entry {entry!r}: unknown head {head!r}; choose own or one of {', '.join(HEADS)}."
+            )
         if rname and rname != recipe_name:
             continue
         value = None if head == "own" else head

@@ -32,15 +32,25 @@ HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 COLLAPSE_SHARE = 0.95
 
 
-def majority_share(model, x, *, device, images: bool, scale: int = 3, mode: str = "bilinear", znorm=None,
-                   batch_size: int = 256) -> float:
+def majority_share(
+    model,
+    x,
+    *,
+    device,
+    images: bool,
+    scale: int = 3,
+    mode: str = "bilinear",
+    znorm=None,
+    batch_size: int = 256,
+) -> float:
     """Share of the samples ``x`` that ``model`` gives its most frequent predicted class (features,
     or with ``images=True`` grey images pre-processed as in
     :func:`helpers.paper_a.sentiment_model.predict_accuracy`)."""
     dummy = np.zeros(len(x), dtype=np.int64)
     loader = (
-        sentiment_model.image_loader(x, dummy, batch_size=batch_size, shuffle=False, scale=scale, mode=mode,
-                                     znorm=znorm)
+        sentiment_model.image_loader(
+            x, dummy, batch_size=batch_size, shuffle=False, scale=scale, mode=mode, znorm=znorm
+        )
         if images
         else sentiment_model.feature_loader(x, dummy, batch_size=batch_size, shuffle=False)
     )
@@ -55,7 +65,12 @@ def collapsed_seeds(results, run: str | None = None, threshold: float = COLLAPSE
     out = []
     for r in rows:
         share = r.get("val_majority_share")
-        if (run is None or r.get("run") == run) and share is not None and share == share and share >= threshold:
+        if (
+            (run is None or r.get("run") == run)
+            and share is not None
+            and share == share
+            and share >= threshold
+        ):
             out.append(int(r["seed"]))
     return out
 
