@@ -165,7 +165,8 @@ def test_three_column_groups_paper_full_run_this_build():
 
 def test_readme_section_from_a_record_lists_the_tables():
     text = readme.readme_section(_fake_record())
-    assert "| alexnet | 0.810 ± 0.014 | – | 0.800 ± 0.014 | 2 |" in text  # no cumulative measure recorded
+    # no cumulative measure recorded; a record without per-seed shares cannot tell collapsed seeds
+    assert "| alexnet | 0.810 ± 0.014 | – | 0.800 ± 0.014 | 2 | not recorded |" in text
     assert "| TF-IDF | VGG | 0.100 |" in text
     assert "Not computed: the data folder has no captions" in text  # empty B2
     assert "36.0" in text  # total minutes
@@ -173,8 +174,10 @@ def test_readme_section_from_a_record_lists_the_tables():
     rec["tables"]["A1"][0]["row"] = "alexnet | paper recipe | book head"
     assert "| alexnet \\| paper recipe \\| book head | 0.810 ± 0.014 |" in readme.readme_section(rec)
     assert "**What the full run answers**" in text
-    assert "reach 0.81-0.82 with the stand-ins?** Yes" in text  # alexnet: 0.810
-    assert "[CLS] vectors?** No: the probe reaches 0.850" in text
+    # a record without per-seed values: every verdict is not determined, and the text says why
+    assert "reach 0.81-0.82 with the stand-ins?** Not determined" in text  # alexnet: 0.810
+    assert "[CLS] vectors?** Not determined: the probe reaches 0.850" in text
+    assert "no per-seed values in this record" in text
 
 
 def test_record_refuses_a_run_that_is_not_there(tmp_path, monkeypatch):
