@@ -165,7 +165,8 @@ def test_three_column_groups_paper_full_run_this_build():
 
 def test_readme_section_from_a_record_lists_the_tables():
     text = readme.readme_section(_fake_record())
-    assert "| alexnet | 0.810 ± 0.014 | – | 0.800 ± 0.014 | 2 |" in text  # no cumulative measure recorded
+    # no cumulative measure recorded; a record without per-seed shares cannot tell collapsed seeds
+    assert "| alexnet | 0.810 ± 0.014 | – | 0.800 ± 0.014 | 2 | not recorded |" in text
     assert "| TF-IDF | VGG | 0.100 |" in text
     assert "Not computed: the data folder has no captions" in text  # empty B2
     assert "36.0" in text  # total minutes
@@ -173,8 +174,10 @@ def test_readme_section_from_a_record_lists_the_tables():
     rec["tables"]["A1"][0]["row"] = "alexnet | paper recipe | book head"
     assert "| alexnet \\| paper recipe \\| book head | 0.810 ± 0.014 |" in readme.readme_section(rec)
     assert "**What the full run answers**" in text
-    assert "reach 0.81-0.82 with the stand-ins?** Yes" in text  # alexnet: 0.810
-    assert "[CLS] vectors?** No: the probe reaches 0.850" in text
+    # a record without per-seed values: every verdict is not determined, and the text says why
+    assert "reach 0.81-0.82 with the stand-ins?** Not determined" in text  # alexnet: 0.810
+    assert "[CLS] vectors?** Not determined: the probe reaches 0.850" in text
+    assert "no per-seed values in this record" in text
 
 
 def test_record_refuses_a_run_that_is_not_there(tmp_path, monkeypatch):
@@ -244,3 +247,52 @@ def run_artifact(smoke, step):
     from helpers.core import artifacts
 
     return artifacts.latest("smoke", step, root=smoke.artifacts)
+
+
+def test_table_a1_keeps_per_seed_values_histories_and_collapsed_seeds(tmp_path):
+    pd.DataFrame(
+        {
+            "run": ["alexnet | paper recipe | book head"] * 2 + ["linear probe: [CLS] vectors"],
+            "row": ["alexnet", "alexnet", "linear probe: [CLS] vectors"],
+            "seed": [0, 1, 0],
+            "val_acc": [0.494, 0.71, 0.85],
+            "val_acc_cumulative": [0.49, 0.65, float("nan")],
+            "test_acc": [0.5, 0.7, 0.84],
+            "val_majority_share": [1.0, 0.55, 0.5],
+            "n_val": [200, 200, 200],
+            "epochs": [2, 2, 0],
+        }
+    ).to_csv(tmp_path / "results.csv", index=False)
+    hist = {"alexnet | paper recipe | book head": [{"epoch": [1, 2], "val_acc": [0.49, 0.494]}] * 2}
+    (tmp_path / "histories.json").write_text(json.dumps(hist))
+    a1 = {r["row"]: r for r in record.table_a1(tmp_path)}
+    alex = a1["alexnet | paper recipe | book head"]
+    assert alex["collapsed"] == [0]
+    assert alex["per_seed"][0] == {
+        "seed": 0,
+        "val_acc": 0.494,
+        "val_acc_cumulative": 0.49,
+        "test_acc": 0.5,
+        "val_majority_share": 1.0,
+        "n_val": 200,
+        "epochs": 2,
+    }
+    assert alex["history"] == hist["alexnet | paper recipe | book head"]
+    assert a1["linear probe: [CLS] vectors"]["per_seed"][0]["val_acc_cumulative"] is None
+    assert recorded.recorded_frame("A1", {"tables": {"A1": list(a1.values())}})[
+        "collapsed seeds"
+    ].tolist() == ["seed 0", "–"]
+    # an old results.csv without shares: collapse unknown, the record says so
+    pd.DataFrame({"row": ["vgg16"], "seed": [0], "val_acc": [0.6]}).to_csv(
+        tmp_path / "results.csv", index=False
+    )
+    old = record.table_a1(tmp_path)[0]
+    assert old["collapsed"] is None and old["per_seed"] == [{"seed": 0, "val_acc": 0.6}]
+
+
+def test_the_committed_full_record_still_loads_and_reads_as_not_determined():
+    rec = recorded.load("full")
+    if rec is None:
+        pytest.skip("no results/full.json")
+    assert "per_seed" not in rec["tables"]["A1"][0]  # recorded before issue 14
+    assert recorded.recorded_frame("A1", rec)["collapsed seeds"].iloc[0] == "not recorded"

@@ -119,6 +119,29 @@ def test_reed_protocol_on_a_toy_case():
     assert R.reed_precision_at_k(images, image_classes, classes, queries, k=3) == pytest.approx(2 / 3)
 
 
+def test_reed_scores_by_inner_product_not_euclidean_distance():
+    # class queries of very different lengths: Euclidean distance prefers the short query, the
+    # inner product (Reed et al.'s compatibility) the one pointing the image's way
+    images = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])
+    image_classes = np.array([0, 0, 1])
+    text = np.array([[3.0, 0.0], [3.0, 0.0], [0.0, 0.5], [0.0, 0.5]])
+    classes, queries = R.class_queries(text, [0, 0, 1, 1])
+    assert R.reed_top1(images, image_classes, classes, queries) == pytest.approx(1.0)
+    euclid = classes[np.argmin(((images[:, None] - queries[None]) ** 2).sum(-1), axis=1)]
+    assert np.mean(euclid == image_classes) == pytest.approx(1 / 3)  # what the old code scored
+    # AP@2: class 0 -> images 0, 1 (both right); class 1 -> image 2 (right), image 1 (wrong)
+    assert R.reed_precision_at_k(images, image_classes, classes, queries, k=2) == pytest.approx(0.75)
+
+
+def test_reed_ap_keeps_k_for_small_classes_and_counts_them():
+    images = np.eye(3)
+    image_classes = np.array([0, 0, 1])
+    classes, queries = R.class_queries(np.eye(3)[[0, 1, 2]] * 2, [0, 0, 1])
+    # k = 2: class 0 finds its two images (1.0); class 1 has one image, so at most 1/2
+    assert R.reed_precision_at_k(images, image_classes, classes, queries, k=2) == pytest.approx(0.75)
+    assert R.classes_under_k(image_classes, 2) == 1 and R.classes_under_k(image_classes, 50) == 2
+
+
 def test_evaluate_pair_retrieves_perfectly_when_text_is_the_image():
     rng = np.random.default_rng(1)
     centres = rng.normal(size=(4, 8)) * 3
@@ -128,6 +151,7 @@ def test_evaluate_pair_retrieves_perfectly_when_text_is_the_image():
     m, proj = R.evaluate_pair(train_img, train_img, test_img, train_cls, test_img, train_cls)
     assert m["top1"] == 1.0 and m["top5"] == 1.0 and m["f1"] == 1.0
     assert m["reed_top1"] == 1.0
+    assert m["reed_k"] == 40 and m["reed_under_k"] == 4  # k = min(50, test images), 10 per class
     assert proj.weights.shape == (8, 8)
 
 

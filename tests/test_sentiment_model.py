@@ -249,18 +249,48 @@ def test_paper_head_xavier_init():
             bound = gain * (6 / (m.in_features + m.out_features)) ** 0.5
             assert float(m.weight.abs().max()) <= bound + 1e-6
             assert float(m.weight.abs().max()) > 0.8 * bound
-            assert torch.count_nonzero(m.bias) == 0
+            # the authors' code leaves PyTorch's default bias init: uniform(+-1/sqrt(fan_in)), not zero
+            assert torch.count_nonzero(m.bias) > 0
+            assert float(m.bias.abs().max()) <= m.in_features**-0.5 + 1e-6
         if isinstance(m, nn.Conv2d):
             fan_in, fan_out = m.in_channels * 16, m.out_channels * 16
             std = (2 / (fan_in + fan_out)) ** 0.5  # xavier_normal_
             assert float(m.weight.std()) == pytest.approx(std, rel=0.05)
-            assert torch.count_nonzero(m.bias) == 0
+            assert torch.count_nonzero(m.bias) > 0
     assert not hasattr(head, "input_mean")  # no input standardisation
+
+
+def test_paper_std_head_is_the_paper_head_behind_the_standardisation():
+    shape = (6, 12, 12)
+    torch.manual_seed(0)
+    plain = sh.make_head("paper", shape)
+    torch.manual_seed(0)
+    std = sh.make_head("paper+std", shape)
+    assert isinstance(std, sh.PaperStdHead) and isinstance(std, sh.PaperHead)
+    # same trainable parameters, same initial values: only the fixed scaling differs
+    assert [n for n, _ in plain.named_parameters()] == [n for n, _ in std.named_parameters()]
+    for a, b in zip(plain.parameters(), std.parameters()):
+        assert torch.equal(a, b)
+    rng = np.random.default_rng(0)
+    shared = rng.normal(5.0, 1.0, shape).astype(np.float32)  # a map every sample shares
+    x = shared + 0.01 * rng.normal(size=(40, *shape)).astype(np.float32)
+    std.fit_input_scaling(x)
+    torch.testing.assert_close(std.input_mean, torch.as_tensor(x.mean(0)), atol=1e-4, rtol=0)
+    plain.eval(), std.eval()
+    xt = torch.as_tensor(x[:4])
+    torch.testing.assert_close(std(xt), plain((xt - std.input_mean) / std.input_std))
+    assert "input_mean" in std.state_dict() and "input_mean" not in plain.state_dict()
+    assert "paper+std" in sh.HEADS
+    stages = sh.diagram_stages(
+        "paper+std", shape, text_model="m", extractor="e", image_px=4, size=12, upsample_mode="nearest"
+    )
+    assert any(s[0].startswith("standardise") for s in stages)
 
 
 def test_make_head_and_optimizer_for_both_heads():
     assert isinstance(sh.make_head("paper", (8, 16, 16)), sh.PaperHead)
     assert isinstance(sh.make_head("book", (8, 16, 16)), sh.BookHead)
+    assert isinstance(sh.make_head("paper+std", (8, 16, 16)), sh.PaperStdHead)
     with pytest.raises(ReproError, match="Unknown head"):
         sh.make_head("keras", (8, 16, 16))
     head = sh.make_head("paper", (8, 16, 16))

@@ -74,3 +74,49 @@ def test_linear_probe_learns_a_separable_signal_and_not_noise():
     assert by["signal"]["val_acc"] == 1.0 and by["signal"]["test_acc"] == 1.0
     assert by["noise"]["val_acc"] < 0.9
     assert by["signal"]["recipe"] == "–" and by["signal"]["epochs"] == 0
+
+
+def test_every_seed_records_its_majority_share_and_a_collapse_is_flagged(tmp_path):
+    x, y, idx = _data()
+    rc = head_recipes.recipe(
+        "alexnet", "paper", epochs=1, batch_size=8, head="paper+std", znorm="global", frozen_bn="eval"
+    )
+    key = "alexnet | paper recipe | paper+std head"
+    results, histories = table_a1_runs.train_runs(
+        {key: ("alexnet", rc)},
+        [0],
+        lambda row: (x, None),
+        idx,
+        y,
+        device="cpu",
+        scratch=tmp_path,
+        scale=3,
+        znorm=None,
+        evaluate_test=False,
+    )
+    r = results[0]
+    assert r["head"] == "paper+std" and r["n_val"] == len(idx["val"])
+    assert 0.5 <= r["val_majority_share"] <= 1.0
+    assert set(histories[key][0]) == set(table_a1_runs.HISTORY_KEYS)
+    lines = [
+        {"run": "a", "seed": 0, "val_majority_share": 0.99},
+        {"run": "a", "seed": 1, "val_majority_share": 0.60},
+        {"run": "b", "seed": 0, "val_majority_share": 0.95},
+        {"run": "c", "seed": 0},  # an old results.csv: no share, nothing flagged
+    ]
+    assert table_a1_runs.collapsed_seeds(lines, "a") == [0]
+    assert table_a1_runs.collapsed_seeds(lines, "b") == [0]
+    assert table_a1_runs.collapsed_seeds(lines, "c") == []
+    probes = table_a1_runs.linear_probes({"p": x.reshape(len(x), -1)}, y, idx)
+    assert probes[0]["val_majority_share"] == 0.5  # balanced validation part, perfect probe
+
+
+def test_heads_for_each_recipe_its_own_head_unless_the_run_says_so():
+    assert head_recipes.heads_for("paper", []) == [None]
+    assert head_recipes.heads_for("book", ["own", "paper:paper+std"]) == [None]
+    assert head_recipes.heads_for("paper", ["own", "paper:paper+std"]) == [None, "paper+std"]
+    assert head_recipes.heads_for("paper", ["book", "paper"]) == ["book", "paper"]
+    with pytest.raises(Exception, match="unknown head"):
+        head_recipes.heads_for("paper", ["keras"])
+    with pytest.raises(Exception, match="unknown recipe"):
+        head_recipes.heads_for("paper", ["tf:book"])

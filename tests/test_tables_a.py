@@ -77,6 +77,12 @@ def test_table_a1_rows_beside_table_i():
         results, runs, choices, split="paper", cached=True, evaluate_test=True, has_test=False, record={}
     )
     assert set(no_test[("this build", "test acc.")]) == {"no test part (split: paper)"}
+    assert set(here["collapsed seeds"]) == {"–"}  # results without majority shares
+    shares = results.assign(val_majority_share=[0.99, 0.6, 0.5, 0.5][: len(results)], seed=range(len(results)))
+    flagged = tables_a.table_a1(
+        shares, runs, choices, split="leakfree", cached=True, evaluate_test=True, has_test=True, record={}
+    )
+    assert flagged[("this build", "collapsed seeds")].iloc[0].startswith("seed 0 (0.99)")
     # the recorded full run: its own runs (another recipe) come last, with the paper's value beside them
     rec = {
         "tables": {

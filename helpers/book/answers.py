@@ -14,6 +14,7 @@ papers' own numbers.
 
 from __future__ import annotations
 
+from helpers.book import verdicts
 from helpers.paper_a.facts import VAL_ACC_RANGE
 from helpers.paper_b.facts import REED_CUB_TOP1
 
@@ -24,10 +25,6 @@ CHANCE = 0.52  # IMDB is balanced: a classifier that learned nothing scores abou
 
 def _mean(row: dict | None, metric: str):
     return ((row or {}).get(metric) or {}).get("mean")
-
-
-def _std(row: dict | None, metric: str) -> float:
-    return ((row or {}).get(metric) or {}).get("std") or 0.0
 
 
 def _pts(x: float) -> str:
@@ -59,8 +56,25 @@ def _image_rows(rows: list[dict]) -> list[dict]:
     ]
 
 
+def _verdict_word(v: verdicts.Verdict) -> str:
+    return v.word[0].upper() + v.word[1:]
+
+
+def collapsed_runs(rows: list[dict]) -> list[tuple[str, list[int]]]:
+    """``(run, collapsed seeds)`` of every trained row of a recorded Table A1 with one."""
+    out = []
+    for r in rows:
+        if r["row"].startswith("linear probe"):
+            continue
+        seeds = verdicts.collapsed(r)
+        if seeds:
+            out.append((r["row"], seeds))
+    return out
+
+
 def paper_a(record: dict | None) -> str:
-    """Markdown: Paper A's three questions answered from the record's Table A1."""
+    """Markdown: Paper A's three questions answered from the record's Table A1, each with the
+    verdict of :mod:`helpers.book.verdicts` (yes / no / not determined)."""
     if (missing := _none(record)) is not None:
         return missing
     rows = record["tables"]["A1"]
@@ -68,44 +82,60 @@ def paper_a(record: dict | None) -> str:
     image = _image_rows(rows)
     if not image:
         return "The recorded run has no trained Table A1 row."
-    best = max(image, key=lambda r: _mean(r, "val_acc"))
+    alive = [r for r in image if not verdicts.collapsed(r)] or image
+    best = max(alive, key=lambda r: _mean(r, "val_acc"))
     finals = [_mean(r, "val_acc") for r in image]
     lo, hi = VAL_ACC_RANGE
-    reached = _mean(best, "val_acc") >= lo
     cumulative = _mean(best, "val_acc_cumulative")
     extractors = {
         c["requested"]: c for c in ((record.get("models") or {}).get("A1") or {}).get("extractors") or []
     }
     best_name = best["row"].split(" | ")[0]
     ran = f" (frozen slice: {_used(extractors[best_name], best_name)})" if best_name in extractors else ""
+    reach = verdicts.interval(best, lo)
     out = [
         f"**Does the image detour reach {lo:.2f}-{hi:.2f} with the stand-ins?** "
-        + ("Yes" if reached else "No")
-        + f": the best run, *{best['row']}*{ran}, ends at a validation accuracy of "
+        + _verdict_word(reach)
+        + f": the best run{' without a collapsed seed' if verdicts.collapsed(best) is not None else ''}, "
+        f"*{best['row']}*{ran}, ends at a validation accuracy of "
         f"{_mean(best, 'val_acc'):.3f}"
         + (f" (authors' cumulative measure {cumulative:.3f})" if cumulative is not None else "")
-        + f"; the {len(image)} runs on ImageNet slices range from {min(finals):.3f} to {max(finals):.3f}."
+        + f", against {lo:.2f}: {reach.text()}; the {len(image)} runs on ImageNet slices range from "
+        f"{min(finals):.3f} to {max(finals):.3f}."
     ]
-    stuck = [
-        r["row"]
-        for r in rows
-        if not r["row"].startswith("linear probe") and (_mean(r, "val_acc") or 1) <= CHANCE
-    ]
-    if stuck:
+    gone = collapsed_runs(rows)
+    if gone:
         out.append(
-            f"Runs whose mean validation accuracy stayed at chance level (≤ {CHANCE:.2f}): "
-            + ", ".join(f"*{name}*" for name in stuck)
-            + "; a mean between chance and the best runs with a large std means that some seeds stayed "
-            "at chance and others learned."
+            "Collapsed seeds, not counted as results: "
+            + "; ".join(verdicts.collapse_text(name, seeds) for name, seeds in gone)
+            + "."
+        )
+    elif any(verdicts.collapsed(r) is None for r in rows if not r["row"].startswith("linear probe")):
+        stuck = [
+            r["row"]
+            for r in rows
+            if not r["row"].startswith("linear probe") and (_mean(r, "val_acc") or 1) <= CHANCE
+        ]
+        out.append(
+            "The record keeps no per-seed predictions, so collapsed seeds (one class for every review) "
+            "cannot be named"
+            + (
+                "; runs whose mean validation accuracy stayed at chance level "
+                f"(≤ {CHANCE:.2f}): " + ", ".join(f"*{name}*" for name in stuck)
+                if stuck
+                else ""
+            )
+            + "; a mean between chance and the best runs with a large std means that some seeds "
+            "stayed at chance and others learned."
         )
     probe, pixels = by_run.get(CLS_PROBE), by_run.get(PIXEL_PROBE)
     if probe and _mean(probe, "val_acc") is not None:
-        d = _mean(best, "val_acc") - _mean(probe, "val_acc")
+        beat = verdicts.interval(best, probe, deterministic=(False, True))
         out.append(
             "**Does it beat the logistic regression on the [CLS] vectors?** "
-            + ("Yes" if d > 0 else "No")
+            + _verdict_word(beat)
             + f": the probe reaches {_mean(probe, 'val_acc'):.3f} on the same validation reviews, "
-            f"the best image run {_pts(d)} against it"
+            f"the best image run against it: {beat.text()}"
             + (
                 f"; a logistic regression on the DeepInsight pixels themselves reaches {_mean(pixels, 'val_acc'):.3f}."
                 if pixels and _mean(pixels, "val_acc") is not None
@@ -120,14 +150,13 @@ def paper_a(record: dict | None) -> str:
     if pairs:
         texts = []
         for pre, rnd in pairs:
-            d = _mean(pre, "val_acc") - _mean(rnd, "val_acc")
-            noise = 2 * max(_std(pre, "val_acc"), _std(rnd, "val_acc"))
-            verdict = "yes" if d > noise else ("no" if d <= 0 else "not clearly (within two std)")
+            v = verdicts.interval(pre, rnd)
             texts.append(
                 f"*{pre['row']}* {_mean(pre, 'val_acc'):.3f} against {_mean(rnd, 'val_acc'):.3f} with "
-                f"the same slice randomly initialised ({_pts(d)}: {verdict})"
+                f"the same slice randomly initialised: {v.text()}"
             )
         out.append("**Does ImageNet pre-training beat the random slice?** " + "; ".join(texts) + ".")
+    out.append(verdicts.RULE)
     return "\n\n".join(out)
 
 
@@ -152,11 +181,13 @@ def paper_b(record: dict | None) -> str:
         image = _used((models.get("images") or {}).get(f"cub/{r['image model']}"), r["image model"])
         return f"{r['text']}-{r['image']} (ran as {text} → {image})"
 
+    win = verdicts.interval(best, second, "top1", n_reviews=best.get("queries")) if second else None
     out = [
         f"**Which text/image pair wins on {on}?** {pair(best)}: Top-1 {_mean(best, 'top1'):.3f}, "
         f"Top-5 {_mean(best, 'top5'):.3f}, macro F1 {_mean(best, 'f1'):.3f}"
         + (
-            f"; next comes {second['text']}-{second['image']} at {_mean(second, 'top1'):.3f}"
+            f"; next comes {second['text']}-{second['image']} at {_mean(second, 'top1'):.3f}; "
+            f"is the first ahead of the second? {win.text()}"
             if second
             else ""
         )
@@ -166,11 +197,27 @@ def paper_b(record: dict | None) -> str:
     if reed:
         top = max(reed, key=lambda r: _mean(r, "reed_top1"))
         value = _mean(top, "reed_top1")
+        images = top.get("images") or ((record.get("data") or {}).get("cub") or {}).get("images", {}).get(
+            "test"
+        )
+        of = f"the {images:,} test images" if images else "the test images"
+        k = top.get("reed_k")
+        how = (
+            "each test image gets the class whose averaged caption embedding has the highest inner "
+            f"product with it; AP@50 {_mean(top, 'reed_ap50'):.3f}, the share of each class query's "
+            f"{k} highest-scoring images that have its class, averaged over the test classes"
+            if k is not None
+            else "recorded with the earlier code, which ranked classes by Euclidean distance to the "
+            "unnormalised class means (Reed et al. score by inner product) and did not record the k "
+            "of its AP@50; a new run records both"
+        )
         out.append(
             "**Under Reed et al.'s protocol** (one class-averaged caption query per class), the best pair, "
-            f"{top['text']}-{top['image']}, classifies {100 * value:.1f} % of the {on} correctly, against "
-            f"Reed et al.'s published CUB top-1 of {100 * REED_CUB_TOP1:.1f} % with their own encoders on "
-            f"their 50 test classes ({_pts(value - REED_CUB_TOP1)}; the class sets and the encoders differ, "
-            "so this places the run on their scale rather than repeating their experiment)."
+            f"{top['text']}-{top['image']}, classifies {100 * value:.1f} % of {of} of the {on} correctly "
+            f"(top-1, a share of test images: {how}), against Reed et al.'s published CUB top-1 of "
+            f"{100 * REED_CUB_TOP1:.1f} % with their own encoders on their 50 test classes "
+            f"({_pts(value - REED_CUB_TOP1)}; the class sets and the encoders differ, so this places the "
+            "run on their scale rather than repeating their experiment, and gets no verdict)."
         )
+    out.append(verdicts.RULE)
     return "\n\n".join(out)

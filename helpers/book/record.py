@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import math
 import os
 import platform
 import subprocess
@@ -35,10 +34,11 @@ import pandas as pd
 
 from helpers.book import run
 from helpers.book.readme import update_readme
+from helpers.book.record_tables import _mean_std, table_a1, table_b  # noqa: F401 (record._mean_std)
 from helpers.core import artifacts
 from helpers.core.config import REPO_ROOT, check_profile, data_source, executed_root
 from helpers.core.errors import ReproError
-from helpers.core.recorded import A1_METRICS, B_METRICS, SCHEMA, load, results_path
+from helpers.core.recorded import B_METRICS, SCHEMA, load, results_path  # noqa: F401 (record.B_METRICS)
 
 PACKAGES = (
     "torch",
@@ -165,64 +165,6 @@ def _executed(profile: str, executed_dir: Path) -> dict[str, dict]:
             f"Cannot record the {profile!r} run from {executed_dir}: "
             + "; ".join(problems)
             + f". Run `python -m helpers.run all --profile {profile}` with the committed code first."
-        )
-    return out
-
-
-def _mean_std(values) -> dict:
-    vals = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    n = len(vals)
-    if n == 0:
-        return {"mean": None, "std": None, "n": 0}
-    mean = sum(vals) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else None
-    return {"mean": round(mean, 6), "std": None if std is None else round(std, 6), "n": n}
-
-
-def _rows(path: Path) -> list[dict]:
-
-    if not path.is_file() or path.stat().st_size == 0 or not path.read_text().strip():
-        return []  # notebook 07 writes an empty file for a data set without captions
-    return pd.read_csv(path).to_dict("records")
-
-
-def table_a1(art04: Path) -> list[dict]:
-    """Table A1 from notebook 04's ``results.csv`` (one line per run and seed; a run is a row of
-    the paper's table trained with one recipe and head, e.g. ``"alexnet | paper recipe | book
-    head"``): mean ± std over seeds."""
-    rows = _rows(art04 / "results.csv")
-    if not rows:
-        raise ReproError(f"Notebook 04's artifact {art04} has no results.csv.")
-    key = "run" if "run" in rows[0] else "row"
-    order = list(dict.fromkeys(r[key] for r in rows))
-    return [
-        {
-            "row": name,
-            **{m: _mean_std([r.get(m) for r in rows if r[key] == name]) for m in A1_METRICS if m in rows[0]},
-            "seeds": sorted({int(r["seed"]) for r in rows if r[key] == name}),
-        }
-        for name in order
-    ]
-
-
-def table_b(art07: Path, dataset: str) -> list[dict]:
-    """Table B1 (``cub``) or B2 (``flowers``) from notebook 07's ``metrics_<dataset>.csv``: one line
-    per text/image pair and seed; empty when the data set has no captions."""
-    rows = _rows(art07 / f"metrics_{dataset}.csv")
-    keys = list(dict.fromkeys((r["text"], r["image"]) for r in rows))
-    out = []
-    for t, i in keys:
-        group = [r for r in rows if (r["text"], r["image"]) == (t, i)]
-        out.append(
-            {
-                "text": t,
-                "image": i,
-                "text model": group[0].get("text model"),
-                "image model": group[0].get("image model"),
-                **{m: _mean_std([r.get(m) for r in group]) for m in B_METRICS if m in group[0]},
-                "queries": int(group[0].get("queries", 0) or 0),
-                "images": int(group[0].get("images", 0) or 0),
-            }
         )
     return out
 

@@ -83,6 +83,17 @@ def caption(record: dict | None = None, profile: str = "full") -> str:
     )
 
 
+def collapsed_cell(row: dict) -> str:
+    """A recorded Table A1 row's collapsed seeds (final model: one class for >= 95 % of the
+    validation reviews), "none", "–" for the probes, or "not recorded" (a record written before
+    the per-seed shares were kept)."""
+    if row.get("row", "").startswith("linear probe"):
+        return "–"
+    if row.get("collapsed") is None:
+        return "not recorded"
+    return ", ".join(f"seed {s}" for s in row["collapsed"]) or "none"
+
+
 def recorded_frame(name: str, record: dict | None = None, profile: str = "full"):
     """Table ``name`` (``A1``, ``B1``, ``B2``) of a record as a DataFrame of ``"mean ± std"`` strings,
     indexed by row (A1: notebook 04's row name; B: ``(text, image)`` paper names)."""
@@ -95,6 +106,7 @@ def recorded_frame(name: str, record: dict | None = None, profile: str = "full")
         index = pd.Index([r["row"] for r in lines], name="run")
         table = pd.DataFrame({A1_LABELS[m]: [fmt(r.get(m)) for r in lines] for m in A1_METRICS}, index=index)
         table["seeds"] = [len(r.get("seeds", [])) for r in lines]
+        table["collapsed seeds"] = [collapsed_cell(r) for r in lines]
         return table
     index = pd.MultiIndex.from_tuples([(r["text"], r["image"]) for r in lines], names=["text", "image"])
     return pd.DataFrame({m: [fmt(r.get(m)) for r in lines] for m in B_METRICS}, index=index)

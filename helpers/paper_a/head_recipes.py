@@ -132,3 +132,29 @@ def recipe(extractor: str, name: str = "paper", **overrides) -> Recipe:
         if base[field] not in allowed:
             raise ReproError(f"Recipe field {field}={base[field]!r} must be one of {', '.join(allowed)}.")
     return Recipe(**base)
+
+
+def heads_for(recipe_name: str, heads) -> list[str | None]:
+    """The heads notebook 04 trains with recipe ``recipe_name`` (its ``heads`` parameter).
+
+    ``heads`` empty: the recipe's own head only (``[None]``).  Otherwise each entry is ``"own"``
+    (the recipe's own head), a head name (trained with *every* recipe, at that recipe's learning
+    rates; the run's name says so: ``"... | paper recipe | book head"``) or ``"<recipe>:<head>"``
+    (that head with that recipe only, e.g. ``"paper:paper+std"``, the named ablation)."""
+    out: list[str | None] = []
+    for entry in heads or ["own"]:
+        rname, _, head = str(entry).rpartition(":")
+        if rname and rname not in RECIPES:
+            raise ReproError(
+                f"heads entry {entry!r}: unknown recipe {rname!r}; choose one of {', '.join(RECIPES)}."
+            )
+        if head != "own" and head not in HEADS:
+            raise ReproError(
+                f"heads entry {entry!r}: unknown head {head!r}; choose own or one of {', '.join(HEADS)}."
+            )
+        if rname and rname != recipe_name:
+            continue
+        value = None if head == "own" else head
+        if value not in out:
+            out.append(value)
+    return out

@@ -1,7 +1,9 @@
-"""Paper A's two trainable heads (notebooks 03-04, book/paper_a.md): :class:`PaperHead`, the head the
-paper's text describes (section IV.A; the sizes it leaves open from the authors' code), and
+"""Paper A's trainable heads (notebooks 03-04, book/paper_a.md): :class:`PaperHead`, the head the
+paper's text describes (section IV.A; the sizes it leaves open from the authors' code),
 :class:`SentimentHead` (alias :class:`BookHead`), this book's smaller head with a fixed input
-standardisation; :func:`make_head` builds one by name.
+standardisation, and :class:`PaperStdHead` (``"paper+std"``), the paper's head behind the book
+head's fixed per-position standardisation (the named ablation that shows what keeps the paper's
+head from collapsing); :func:`make_head` builds one by name.
 
 They sit on a frozen ImageNet slice (:mod:`helpers.paper_a.frozen_slices`); the recipes that train them
 are in :mod:`helpers.paper_a.sentiment_model`.
@@ -17,10 +19,11 @@ from helpers.core.errors import ReproError
 
 DROPOUT = 0.3
 # Bump when the trainable heads change in a way that changes results (part of notebook 04's artifact
-# key).  2: fixed input standardisation, dense 64 -> 32.  3: PaperHead, recipe names.
-HEAD_VERSION = 3
+# key).  2: fixed input standardisation, dense 64 -> 32.  3: PaperHead, recipe names.  4: PaperHead's
+# biases keep PyTorch's default initialisation (as the authors' code), "paper+std" head.
+HEAD_VERSION = 4
 
-HEADS = ("paper", "book")
+HEADS = ("paper", "book", "paper+std")
 
 
 class ConvAutoEncoder(nn.Module):
@@ -78,7 +81,44 @@ class DenseClassifier(nn.Module):
         return self.net(x)
 
 
-class SentimentHead(nn.Module):
+class InputScaling(nn.Module):
+    """A fixed (not trained) per-position standardisation of the extractor output: buffers
+    ``input_mean`` / ``input_std`` of shape ``(C, H, W)``, identity until :meth:`fit_input_scaling`
+    sets them from the training features (part of ``state_dict``)."""
+
+    def _init_scaling(self, c: int, h: int, w: int) -> None:
+        self.feature_shape = (c, h, w)
+        self.register_buffer("input_mean", torch.zeros(c, h, w))
+        self.register_buffer("input_std", torch.ones(c, h, w))
+
+    @torch.no_grad()
+    def fit_input_scaling(self, batches):
+        """Set the fixed input standardisation from training features: an array ``(n, C, H, W)``
+        or an iterable of such batches (tensors or arrays); accumulated in float64."""
+        if isinstance(batches, (np.ndarray, torch.Tensor)):
+            batches = [batches]
+        n, s1, s2 = 0, 0.0, 0.0
+        for b in batches:
+            b = torch.as_tensor(np.asarray(b) if not isinstance(b, torch.Tensor) else b).double().cpu()
+            if tuple(b.shape[1:]) != self.feature_shape:
+                raise ReproError(
+                    f"Features of shape {tuple(b.shape[1:])} do not match the head's {self.feature_shape}."
+                )
+            n, s1, s2 = n + len(b), s1 + b.sum(0), s2 + (b * b).sum(0)
+        if n < 2:
+            raise ReproError("fit_input_scaling needs at least two training samples.")
+        mean = s1 / n
+        std = ((s2 / n - mean * mean).clamp_min(0) * n / (n - 1)).sqrt()
+        std = std.clamp_min(1e-3 * float(std.mean()) + 1e-12)  # constant positions: no blow-up
+        self.input_mean.copy_(mean.float())
+        self.input_std.copy_(std.float())
+        return self
+
+    def scale_input(self, features):
+        return (features - self.input_mean) / self.input_std
+
+
+class SentimentHead(InputScaling):
     """Trainable part: auto-encoder -> flatten -> classifier.
 
     ``feature_shape`` is the frozen extractor's ``(C, H, W)`` output
@@ -113,9 +153,7 @@ class SentimentHead(nn.Module):
             raise ReproError(
                 f"Extractor output {feature_shape} is too small for the auto-encoder (needs >= 4x4)."
             )
-        self.feature_shape = (c, h, w)
-        self.register_buffer("input_mean", torch.zeros(c, h, w))
-        self.register_buffer("input_std", torch.ones(c, h, w))
+        self._init_scaling(c, h, w)
         self.autoencoder = ConvAutoEncoder(c, hidden, bottleneck)
         self.pool = nn.AdaptiveAvgPool2d(pool) if pool else nn.Identity()
         with torch.no_grad():
@@ -123,31 +161,8 @@ class SentimentHead(nn.Module):
         self.classifier = DenseClassifier(n_flat, dense, num_classes)
         xavier_init_(self)
 
-    @torch.no_grad()
-    def fit_input_scaling(self, batches) -> "SentimentHead":
-        """Set the fixed input standardisation from training features: an array ``(n, C, H, W)``
-        or an iterable of such batches (tensors or arrays); accumulated in float64."""
-        if isinstance(batches, (np.ndarray, torch.Tensor)):
-            batches = [batches]
-        n, s1, s2 = 0, 0.0, 0.0
-        for b in batches:
-            b = torch.as_tensor(np.asarray(b) if not isinstance(b, torch.Tensor) else b).double().cpu()
-            if tuple(b.shape[1:]) != self.feature_shape:
-                raise ReproError(
-                    f"Features of shape {tuple(b.shape[1:])} do not match the head's {self.feature_shape}."
-                )
-            n, s1, s2 = n + len(b), s1 + b.sum(0), s2 + (b * b).sum(0)
-        if n < 2:
-            raise ReproError("fit_input_scaling needs at least two training samples.")
-        mean = s1 / n
-        std = ((s2 / n - mean * mean).clamp_min(0) * n / (n - 1)).sqrt()
-        std = std.clamp_min(1e-3 * float(std.mean()) + 1e-12)  # constant positions: no blow-up
-        self.input_mean.copy_(mean.float())
-        self.input_std.copy_(std.float())
-        return self
-
     def forward(self, features):
-        x = (features - self.input_mean) / self.input_std
+        x = self.scale_input(features)
         return self.classifier(self.pool(self.autoencoder(x)))
 
 
@@ -167,7 +182,13 @@ class PaperHead(nn.Module):
     three layers of the text, ``3200 -> 700 -> 50 -> 2`` (the authors' AlexNet model has this
     three-layer form, 1600 -> 700 -> 50 -> 2), dropout 0.3 before the second and third, and the
     auto-encoder has no dropout.  Initialisation as in the authors' code: linear layers
-    ``xavier_uniform_`` with gain sqrt(2), convolutions ``xavier_normal_``, zero biases.
+    ``xavier_uniform_`` with gain sqrt(2), convolutions ``xavier_normal_``, biases left at
+    PyTorch's default initialisation (the authors' code does not touch them).
+
+    One form for every Table A1 row, where the authors' heads differ per row (their first commit):
+    AlexNet has its own auto-encoder (four convolutions of kernel 2 from 192 channels, pooled to
+    5 x 5) and dropout *before* the first two linear layers; ResNet four convolutions of kernel 4
+    (256 -> 192 -> 128 -> 64 -> 32) with dropout 0.2; ResNeXt, ShuffleNet and VGG dropout 0.05.
     Feature maps smaller than ``4 * (kernel - 1) + 1`` (a stand-in's 10 x 10) use "same"
     padding so that four convolutions fit.  No input standardisation (compare :class:`BookHead`).
     """
@@ -208,17 +229,36 @@ class PaperHead(nn.Module):
         return self.classifier(self.pool(self.autoencoder(features)))
 
 
+class PaperStdHead(PaperHead, InputScaling):
+    """``"paper+std"``: :class:`PaperHead` as the authors built it, behind the book head's fixed
+    per-position standardisation of the extractor output (``fit_input_scaling``).  The named
+    ablation of Table A1: the only difference from ``"paper"`` is that the map shared by every
+    review (the DeepInsight layout, most of the input) is subtracted and each position scaled to
+    unit variance, the step that keeps the first dense layers' ReLU units alive."""
+
+    def __init__(self, feature_shape: tuple[int, int, int], **kwargs):
+        super().__init__(feature_shape, **kwargs)
+        self._init_scaling(*self.feature_shape)
+
+    def forward(self, features):
+        return super().forward(self.scale_input(features))
+
+
 def make_head(kind: str, feature_shape: tuple[int, int, int]) -> nn.Module:
-    """A fresh head: ``"paper"`` (:class:`PaperHead`) or ``"book"`` (:class:`BookHead`)."""
+    """A fresh head: ``"paper"`` (:class:`PaperHead`), ``"book"`` (:class:`BookHead`) or
+    ``"paper+std"`` (:class:`PaperStdHead`)."""
     if kind == "paper":
         return PaperHead(feature_shape)
+    if kind == "paper+std":
+        return PaperStdHead(feature_shape)
     if kind == "book":
         return BookHead(feature_shape)
     raise ReproError(f"Unknown head {kind!r}; choose one of {', '.join(HEADS)}.")
 
 
 def xavier_init_(module: nn.Module) -> nn.Module:
-    """Xavier-uniform weights and zero biases for every conv / linear layer (the paper's init)."""
+    """Xavier-uniform weights and zero biases for every conv / linear layer (the book head's init;
+    the paper's is :func:`paper_init_`)."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.xavier_uniform_(m.weight)
@@ -229,17 +269,14 @@ def xavier_init_(module: nn.Module) -> nn.Module:
 
 def paper_init_(module: nn.Module) -> nn.Module:
     """The authors' Xavier initialisation: linear layers ``xavier_uniform_`` with gain sqrt(2)
-    (ReLU), convolutions ``xavier_normal_``, zero biases."""
+    (ReLU), convolutions ``xavier_normal_``; biases keep PyTorch's default initialisation (the
+    authors' code leaves them)."""
     gain = nn.init.calculate_gain("relu")
     for m in module.modules():
         if isinstance(m, nn.Linear):
             nn.init.xavier_uniform_(m.weight, gain=gain)
         elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.xavier_normal_(m.weight)
-        else:
-            continue
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
     return module
 
 
@@ -285,6 +322,8 @@ def diagram_stages(
             ]
         else:
             head.eval()
+            if kind == "paper+std":
+                stages.append(("standardise\n(train mean / std)", fmt(feature_shape), "fixed"))
             ae_out = tuple(head.autoencoder(torch.zeros(1, *feature_shape)).shape[1:])
             pooled = tuple(head.pool(torch.zeros(1, *ae_out)).shape[1:])
             stages += [

@@ -41,7 +41,7 @@ from helpers.models.training import evaluate, fit, pick_device, seed_everything
 from helpers.paper_a.frozen_slices import feature_shape
 from helpers.paper_a.head_recipes import FROZEN_BN, Recipe
 from helpers.paper_a.preprocess import upsample, z_normalize
-from helpers.paper_a.sentiment_heads import SentimentHead, make_head
+from helpers.paper_a.sentiment_heads import make_head
 
 
 def batch_stat_bn_(module: nn.Module) -> nn.Module:
@@ -200,7 +200,7 @@ def train_head(
                 "or override those fields."
             )
         head = make_head(recipe.head, tuple(np.asarray(x_train).shape[1:]))
-        if isinstance(head, SentimentHead):
+        if hasattr(head, "fit_input_scaling"):
             head.fit_input_scaling(x_train[i : i + 256] for i in range(0, len(x_train), 256))
         model = head
         tl = feature_loader(x_train, y_train, batch_size=recipe.batch_size, shuffle=True, seed=seed)
@@ -225,7 +225,7 @@ def train_head(
             mode=recipe.upsample_mode,
             znorm=zn,
         )
-        if isinstance(head, SentimentHead):
+        if hasattr(head, "fit_input_scaling"):
             # the scaling must see the features training sees: with frozen_bn="train" those are
             # batch-statistics features (a copy with momentum 0, so nothing moves), not eval-mode ones
 

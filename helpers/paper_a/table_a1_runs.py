@@ -25,6 +25,51 @@ from helpers.models import training
 from helpers.paper_a import sentiment_model
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
+#: a seed whose final model gives one class to at least this share of the validation reviews collapsed
+COLLAPSE_SHARE = 0.95
+
+
+def majority_share(
+    model,
+    x,
+    *,
+    device,
+    images: bool,
+    scale: int = 3,
+    mode: str = "bilinear",
+    znorm=None,
+    batch_size: int = 256,
+) -> float:
+    """Share of the samples ``x`` that ``model`` gives its most frequent predicted class (features,
+    or with ``images=True`` grey images pre-processed as in
+    :func:`helpers.paper_a.sentiment_model.predict_accuracy`)."""
+    dummy = np.zeros(len(x), dtype=np.int64)
+    loader = (
+        sentiment_model.image_loader(
+            x, dummy, batch_size=batch_size, shuffle=False, scale=scale, mode=mode, znorm=znorm
+        )
+        if images
+        else sentiment_model.feature_loader(x, dummy, batch_size=batch_size, shuffle=False)
+    )
+    pred = np.asarray(training.embed(model, loader, device=device, progress=False)).argmax(1)
+    return float(np.bincount(pred).max() / len(pred)) if len(pred) else float("nan")
+
+
+def collapsed_seeds(results, run: str | None = None, threshold: float = COLLAPSE_SHARE) -> list[int]:
+    """The seeds of ``run`` (all runs: None) in notebook 04's results (a DataFrame or a list of
+    dicts) whose ``val_majority_share`` is at least ``threshold``; [] without that column."""
+    rows = results.to_dict("records") if hasattr(results, "to_dict") else list(results)
+    out = []
+    for r in rows:
+        share = r.get("val_majority_share")
+        if (
+            (run is None or r.get("run") == run)
+            and share is not None
+            and share == share
+            and share >= threshold
+        ):
+            out.append(int(r["seed"]))
+    return out
 
 
 def run_tag(key: str, seed: int) -> str:
@@ -207,6 +252,16 @@ def train_one(task: dict) -> tuple[dict, dict]:
         znorm_stats=zstats,
     )
     zn = None if cached else ("batch" if rc.znorm == "batch" else zstats)
+    share = majority_share(
+        model,
+        x["val"],
+        device=device,
+        images=not cached,
+        scale=scale,
+        mode=rc.upsample_mode,
+        znorm=zn,
+        batch_size=256 if cached else rc.batch_size,
+    )
     test_acc = (
         sentiment_model.predict_accuracy(
             model,
@@ -231,6 +286,8 @@ def train_one(task: dict) -> tuple[dict, dict]:
         "val_acc": hist["val_acc"][-1],
         "val_acc_cumulative": sentiment_model.cumulative_val_acc(hist["val_acc"])[-1],
         "test_acc": test_acc,
+        "val_majority_share": share,
+        "n_val": len(x["val"]),
         "epochs": len(hist["val_acc"]),
         "seconds": round(time.time() - t0, 1),
     }
@@ -272,6 +329,10 @@ def linear_probes(features: dict[str, np.ndarray], y: np.ndarray, idx: dict) -> 
                 "val_acc": clf.score(feats[idx["val"]], y[idx["val"]]),
                 "val_acc_cumulative": float("nan"),
                 "test_acc": clf.score(feats[idx["test"]], y[idx["test"]]) if has_test else float("nan"),
+                "val_majority_share": float(
+                    np.bincount(clf.predict(feats[idx["val"]])).max() / len(idx["val"])
+                ),
+                "n_val": len(idx["val"]),
                 "epochs": 0,
                 "seconds": 0.0,
             }

@@ -12,6 +12,17 @@ import pandas as pd
 from helpers.core import recorded
 from helpers.paper_a import sentiment_model
 from helpers.paper_a.head_recipes import PAPER_TABLE_I
+from helpers.paper_a.table_a1_runs import COLLAPSE_SHARE
+
+
+def collapsed_cell(g: pd.DataFrame) -> str:
+    """Table A1's "collapsed seeds" cell of one run: the seeds whose final model gave one class to
+    at least ``COLLAPSE_SHARE`` of the validation reviews, with that share ("seed 0 (0.99)"),
+    "none", or "–" when the results have no shares (probes, old results)."""
+    if "val_majority_share" not in g or g["val_majority_share"].isna().all():
+        return "–"
+    bad = g[g["val_majority_share"] >= COLLAPSE_SHARE]
+    return ", ".join(f"seed {int(r.seed)} ({r.val_majority_share:.2f})" for r in bad.itertuples()) or "none"
 
 
 def _mean_std(v) -> str:
@@ -49,7 +60,8 @@ def table_a1(
     """Table A1 (notebook 04), one row per run (row of the paper's table x recipe x head, and the
     linear probes), in three column groups (:func:`helpers.core.recorded.three_groups`): the paper's
     Table I value | the recorded full-scale run (``results/full.json``) | this build (the model
-    that ran, its recipe and mean ± std over seeds).
+    that ran, its recipe and mean ± std over seeds, and the seeds that *collapsed*: their final
+    model gave one class to at least 95 % of the validation reviews, :func:`collapsed_cell`).
 
     ``results``: notebook 04's ``results.csv`` (one row per run and seed); ``runs``:
     ``{run key: (row, Recipe)}``; ``choices``: notebook 03's ModelChoices (the model behind each
@@ -91,6 +103,7 @@ def table_a1(
                 else (no_test if not has_test else "–")
             ),
             "seeds": len(g),
+            "collapsed seeds": collapsed_cell(g) if rc else "–",
         }
     here = pd.DataFrame.from_dict(here, orient="index").rename_axis("run")
     empty_paper = pd.DataFrame(columns=list(PAPER_COLUMNS), index=here.index[:0])

@@ -16,10 +16,18 @@ Metrics (all per caption query):
 The projection itself (least squares or the authors' ``MLPRegressor``) is in
 ``helpers.paper_b.projection``.
 
-Reed et al.'s (2016) protocol, for comparison with that anchor: the class's captions are
-averaged into one query per class; ``reed_top1`` = share of test images whose nearest class
-query is their own class, ``reed_ap50`` = mean over classes of the precision among the 50
-images nearest to the class query.
+Reed et al.'s (2016) protocol, for comparison with that anchor.  Their compatibility score is an
+inner product between an image embedding and a text embedding, and a class's text embedding is
+the average of its captions' embeddings; here the captions are the *projected* caption
+embeddings and the images the L2-normalised image embeddings, so a class query is the mean of its
+projected captions (not normalised) and every score is ``image . query``:
+
+* ``reed_top1`` (zero-shot classification): each test image gets the class whose query scores
+  highest with it; the share of the *test images* classified correctly (a per-image average);
+* ``reed_ap50`` (zero-shot retrieval, their AP@50): for each class query, the share of the 50
+  highest-scoring test images that have its class, averaged over the test classes (a per-class
+  average); ``k`` is 50 whatever the class sizes, and ``reed_under_k`` counts the test classes
+  with fewer than ``k`` images (such a class cannot reach 1).
 """
 
 from __future__ import annotations
@@ -114,12 +122,22 @@ def class_queries(projected_text, caption_classes) -> tuple[np.ndarray, np.ndarr
     return classes, np.stack([x[y == c].mean(axis=0) for c in classes])
 
 
-def reed_top1(image_embeddings, image_classes, query_classes, queries, *, normalize: bool = True) -> float:
-    """Zero-shot classification as in Reed et al.: every image gets the class of its nearest
-    class query (Euclidean); the share of images classified correctly."""
+def compatibility(image_embeddings, queries, *, normalize: bool = True) -> np.ndarray:
+    """Reed et al.'s compatibility scores ``(n_images, n_queries)``: inner products of the
+    (L2-normalised, as in the paper's pipeline) image embeddings with the class queries."""
     im = l2_normalize(image_embeddings) if normalize else _dense(image_embeddings)
-    _, nearest = nearest_images(im, queries, k=1, normalize=False, method="brute")
-    pred = np.asarray(query_classes)[nearest[:, 0]]
+    q = _dense(queries)
+    if q.shape[1] != im.shape[1]:
+        raise ReproError(f"Queries have {q.shape[1]} dimensions, images {im.shape[1]}.")
+    return im @ q.T
+
+
+def reed_top1(image_embeddings, image_classes, query_classes, queries, *, normalize: bool = True) -> float:
+    """Zero-shot classification as in Reed et al.: every test image gets the class whose query
+    has the highest inner product (compatibility) with it; the share of test images classified
+    correctly."""
+    scores = compatibility(image_embeddings, queries, normalize=normalize)
+    pred = np.asarray(query_classes)[np.argmax(scores, axis=1)]
     return float(np.mean(pred == np.asarray(image_classes)))
 
 
@@ -127,11 +145,21 @@ def reed_precision_at_k(
     image_embeddings, image_classes, query_classes, queries, k: int = 50, *, normalize: bool = True
 ) -> float:
     """Zero-shot retrieval as in Reed et al. (AP@50 column): for each class query, the share of
-    the ``k`` nearest images that have that class, averaged over classes."""
-    _, idx = nearest_images(queries, image_embeddings, k=k, normalize=normalize, method="brute")
+    the ``k`` highest-scoring images (inner product) that have that class, averaged over the
+    classes.  ``k`` is not lowered for small classes: a class with fewer than ``k`` images
+    scores at most its size / ``k`` (:func:`classes_under_k` counts them)."""
+    scores = compatibility(image_embeddings, queries, normalize=normalize).T
+    k = min(k, scores.shape[1])
+    idx = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     image_classes = np.asarray(image_classes)
     hits = image_classes[idx] == np.asarray(query_classes)[:, None]
-    return float(hits.mean())
+    return float(hits.mean(axis=1).mean())
+
+
+def classes_under_k(image_classes, k: int = 50) -> int:
+    """How many classes have fewer than ``k`` images (their AP@k cannot reach 1)."""
+    _, counts = np.unique(np.asarray(image_classes), return_counts=True)
+    return int((counts < k).sum())
 
 
 def evaluate_pair(
@@ -158,9 +186,9 @@ def evaluate_pair(
     metrics = retrieval_metrics(test_caption_classes, test_image_classes, idx)
     classes, queries = class_queries(projected, test_caption_classes)
     metrics["reed_top1"] = reed_top1(test_image, test_image_classes, classes, queries)
-    metrics["reed_ap50"] = reed_precision_at_k(
-        test_image, test_image_classes, classes, queries, k=min(reed_k, len(test_image))
-    )
+    metrics["reed_ap50"] = reed_precision_at_k(test_image, test_image_classes, classes, queries, k=reed_k)
+    metrics["reed_k"] = int(min(reed_k, len(test_image_classes)))
+    metrics["reed_under_k"] = classes_under_k(test_image_classes, metrics["reed_k"])
     metrics["queries"] = int(len(projected))
     metrics["images"] = int(len(test_image_classes))
     metrics["fit_s"] = float(proj.info.get("fit_s", np.nan))
@@ -182,7 +210,8 @@ def evaluate_pairs(
     image), ``captions`` (one row per caption, or None), ``images`` and ``texts`` (model name ->
     embedding rows in those orders). The projection is fitted on the captions of the training
     classes (``part`` train and val) paired with their images; the test captions query the test
-    images. Reed's ``k`` drops to the smallest test class's size so that a perfect ranking scores 1.
+    images. Reed's AP@50 keeps ``k = reed_k`` (50) for every class; ``reed_under_k`` says how many
+    test classes have fewer images.
     Returns one row per pair (paper names in ``text``/``image``, the models in ``text model`` /
     ``image model``, the metrics of :func:`evaluate_pair`, ``reed_k`` and ``projection``) and the
     fitted projections by ``(text model, image model)``.
@@ -202,7 +231,6 @@ def evaluate_pairs(
     test_img = (split.part == "test").to_numpy()
     if not test_img.any() or is_train.all():
         raise ReproError("The split has no test images or no test captions to retrieve with.")
-    k_reed = int(min(reed_k, split[test_img].class_id.value_counts().min()))
     cap_classes, img_classes = caps.class_id.to_numpy(), split.class_id.to_numpy()
     rows, projections = [], {}
     for t_name, t_emb in data["texts"].items():
@@ -215,7 +243,7 @@ def evaluate_pairs(
                 i_emb[test_img],
                 img_classes[test_img],
                 k=5,
-                reed_k=k_reed,
+                reed_k=reed_k,
                 method=search,
                 workers=workers,
                 rcond=rcond,
@@ -228,7 +256,6 @@ def evaluate_pairs(
                     "text model": t_name,
                     "image model": i_name,
                     **m,
-                    "reed_k": k_reed,
                     "projection": projection,
                 }
             )
