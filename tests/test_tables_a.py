@@ -78,7 +78,9 @@ def test_table_a1_rows_beside_table_i():
     )
     assert set(no_test[("this build", "test acc.")]) == {"no test part (split: paper)"}
     assert set(here["collapsed seeds"]) == {"–"}  # results without majority shares
-    shares = results.assign(val_majority_share=[0.99, 0.6, 0.5, 0.5][: len(results)], seed=range(len(results)))
+    shares = results.assign(
+        val_majority_share=[0.99, 0.6, 0.5, 0.5][: len(results)], seed=range(len(results))
+    )
     flagged = tables_a.table_a1(
         shares, runs, choices, split="leakfree", cached=True, evaluate_test=True, has_test=True, record={}
     )
