@@ -62,7 +62,9 @@ def notebook_params(step: str, namespace: dict, exclude: Sequence[str] = PLACEME
     path = codekey.notebook_dir() / f"{step.split('/')[0]}.ipynb"
     names = parameter_names(path) if path.is_file() else []
     if not names:
-        raise ReproError(f"No parameters cell found in {path}: notebook_params needs the notebook of {step!r}.")
+        raise ReproError(
+            f"No parameters cell found in {path}: notebook_params needs the notebook of {step!r}."
+        )
     params = {n: namespace[n] for n in names if n not in exclude}
     params.update(resolved)
     return params
