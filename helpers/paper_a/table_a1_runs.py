@@ -235,7 +235,10 @@ def train_one(task: dict) -> tuple[dict, dict]:
         "seconds": round(time.time() - t0, 1),
     }
     history = {k: hist[k] for k in HISTORY_KEYS}
-    print(result)
+    print(  # one line per run: the page folds the training log (notebook 04, "Training")
+        f"{key} seed {s}: val {result['val_acc']:.4f} (cumulative {result['val_acc_cumulative']:.4f}), "
+        f"test {test_acc:.4f}, {result['epochs']} epochs, {result['seconds']} s"
+    )
     text = json.dumps({"result": _plain(result), "history": _plain(history)})
     _atomic(out, lambda tmp: tmp.write_text(text))
     return _read_result(out)
