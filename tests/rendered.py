@@ -131,8 +131,8 @@ CHECK_SCRIPT = r"""
       cut.push((t.closest('[id]') || {}).id || 'table');
     });
     // code that scrolls sideways (a cell's source, or a literalinclude of the helpers), and
-    // output blocks of more than MAX_LOG_LINES lines shown unfolded (a closed <details> or a
-    // scroll box counts as folded)
+    // output blocks of more than MAX_LOG_LINES lines shown unfolded (only a closed <details>, a
+    // folded output, counts as folded: a scroll box still shows the reader a wall of log)
     var scroll = [], long = [];
     document.querySelectorAll('.cell_input pre, div[class*="highlight-python"] pre').forEach(function (p) {
       if (p.closest('.cell_output') || p.offsetParent === null) return;
@@ -143,10 +143,6 @@ CHECK_SCRIPT = r"""
       if (p.offsetParent === null || (p.closest('details') && !p.closest('details').open)) return;
       var lines = p.textContent.replace(/\n+$/, '').split('\n').length;
       if (lines <= MAX_LOG_LINES) return;
-      for (var e = p; e && !e.classList.contains('cell'); e = e.parentElement) {
-        var oy = getComputedStyle(e).overflowY;
-        if ((oy === 'auto' || oy === 'scroll') && e.scrollHeight > e.clientHeight + 1) return;
-      }
       long.push(lines + ' lines: ' + p.textContent.slice(0, 80));
     });
     var out = document.createElement('pre');
