@@ -209,7 +209,10 @@ class PaperHead(nn.Module):
 
 
 def make_head(kind: str, feature_shape: tuple[int, int, int]) -> nn.Module:
-    """A fresh head: ``"paper"`` (:class:`PaperHead`) or ``"book"`` (:class:`BookHead`)."""
+    """A fresh head: ``"paper"`` (:class:`PaperHead`) or ``"book"`` (:class:`BookHead`).
+
+    Explained in notebook 03, section "The frozen slices".
+    """
     if kind == "paper":
         return PaperHead(feature_shape)
     if kind == "book":

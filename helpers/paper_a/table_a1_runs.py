@@ -58,7 +58,10 @@ def train_runs(
     whatever the executor.  A task checkpoints every epoch and writes its result to
     ``scratch/<tag>.json`` (:func:`run_tag`), so a rerun skips the finished ones and a worker lost
     mid-task costs that task only.  On a Dask executor the inputs travel as files under
-    ``scratch/inputs`` (cached features: their own ``.npy`` file, read memory-mapped)."""
+    ``scratch/inputs`` (cached features: their own ``.npy`` file, read memory-mapped).
+
+    Explained in notebook 04, section "Training".
+    """
     ex = executor or tasks.InProcess()
     scratch = Path(scratch)
     order = [(key, s) for key in runs for s in seeds]
@@ -258,7 +261,10 @@ def _plain(obj):
 def linear_probes(features: dict[str, np.ndarray], y: np.ndarray, idx: dict) -> list[dict]:
     """The book's controls: a standardised logistic regression (C = 0.1) per feature set
     (``{"linear probe: [CLS] vectors": (n, d) array, ...}``), fitted on ``train``, scored on ``val``
-    and, when there is one, ``test``."""
+    and, when there is one, ``test``.
+
+    Explained in notebook 04, section "Training".
+    """
 
     has_test = len(idx["test"]) > 0
     probes = []
