@@ -117,8 +117,15 @@ def test_every_parameter_of_notebook_02_changes_its_key():
     assert "seed" in declared and set(artifacts.PLACEMENT) >= EXCLUDED
     assert artifacts.parameter_names(path) == list(declared)
     # the notebook builds its key from every parameter, not from a hand-written list
-    source = path.read_text()
-    assert 'artifacts.notebook_params(\\"02_deepinsight\\", globals()' in source
+    calls = [
+        node
+        for tree in codekey.notebook_cells(path)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "artifacts.notebook_params"
+    ]
+    assert [ast.unparse(c.args[0]) + ", " + ast.unparse(c.args[1]) for c in calls] == [
+        "'02_deepinsight', globals()"
+    ]
     base = artifacts.params_key(artifacts.notebook_params("02_deepinsight", declared))
     for name in set(declared) - EXCLUDED:
         namespace = {**declared, name: _changed(declared[name])}
