@@ -97,6 +97,10 @@ def remote_resources(html_root: Path) -> list[str]:
 #: how long (virtual ms) the page waits for images and MathJax before it reports anyway; images
 #: still not loaded then count as broken, so a page that never settles fails with a message
 IMAGE_DEADLINE_MS = 20000
+#: an output block longer than this must be folded (a final progress line, or a folded log)
+MAX_LOG_LINES = 30
+#: the reader's window: code must fit the page's code column at this width
+WINDOW = (1280, 1700)
 
 CHECK_SCRIPT = r"""
 <script>
@@ -126,9 +130,24 @@ CHECK_SCRIPT = r"""
       }
       cut.push((t.closest('[id]') || {}).id || 'table');
     });
+    // code that scrolls sideways (a cell's source, or a literalinclude of the helpers), and
+    // output blocks of more than MAX_LOG_LINES lines shown unfolded (only a closed <details>, a
+    // folded output, counts as folded: a scroll box still shows the reader a wall of log)
+    var scroll = [], long = [];
+    document.querySelectorAll('.cell_input pre, div[class*="highlight-python"] pre').forEach(function (p) {
+      if (p.closest('.cell_output') || p.offsetParent === null) return;
+      if (p.scrollWidth > p.clientWidth + 1) scroll.push(p.textContent.split('\n').filter(function (l) {
+        return l.length > 0; }).sort(function (a, b) { return b.length - a.length; })[0].slice(0, 120));
+    });
+    document.querySelectorAll('.cell_output pre').forEach(function (p) {
+      if (p.offsetParent === null || (p.closest('details') && !p.closest('details').open)) return;
+      var lines = p.textContent.replace(/\n+$/, '').split('\n').length;
+      if (lines <= MAX_LOG_LINES) return;
+      long.push(lines + ' lines: ' + p.textContent.slice(0, 80));
+    });
     var out = document.createElement('pre');
     out.id = 'repro-check';
-    out.textContent = JSON.stringify({images: imgs.length, broken: broken, raw: raw, cut: cut,
+    out.textContent = JSON.stringify({images: imgs.length, broken: broken, raw: raw, cut: cut, scroll: scroll, long: long,
       typeset: document.querySelectorAll('mjx-container').length,
       mathjax: !!(window.MathJax && window.MathJax.startup)});
     document.body.appendChild(out);
@@ -185,16 +204,25 @@ def _chromium_cmd(profile_dir: str) -> list[str]:
 
 
 def check_in_chromium(page: Path, timeout: float = 120) -> dict:
-    """Open ``page`` in headless Chromium and report images, broken images, raw TeX left and
-    typeset formulas (a copy of the page with a checking script, next to the page)."""
+    """Open ``page`` in headless Chromium (a 1280 px window) and report images, broken images,
+    raw TeX left, typeset formulas, code that scrolls sideways (``scroll``: its longest line) and
+    unfolded outputs over ``MAX_LOG_LINES`` lines (``long``) (a copy of the page with a checking script, next to the page)."""
     probe = page.with_name(f".check-{page.name}")
     source = page.read_text(encoding="utf-8")
-    script = CHECK_SCRIPT.replace("IMAGE_DEADLINE_MS", str(IMAGE_DEADLINE_MS))
+    script = CHECK_SCRIPT.replace("IMAGE_DEADLINE_MS", str(IMAGE_DEADLINE_MS)).replace(
+        "MAX_LOG_LINES", str(MAX_LOG_LINES)
+    )
     probe.write_text(source.replace("</body>", script + "</body>", 1), encoding="utf-8")
     try:
         with tempfile.TemporaryDirectory() as profile:
             out = subprocess.run(
-                _chromium_cmd(profile) + ["--virtual-time-budget=40000", "--dump-dom", probe.as_uri()],
+                _chromium_cmd(profile)
+                + [
+                    f"--window-size={WINDOW[0]},{WINDOW[1]}",
+                    "--virtual-time-budget=40000",
+                    "--dump-dom",
+                    probe.as_uri(),
+                ],
                 capture_output=True,
                 text=True,
                 timeout=timeout,
@@ -230,3 +258,84 @@ def _env() -> dict:
     env = dict(os.environ)
     env.setdefault("HOME", tempfile.gettempdir())
     return env
+
+
+def outside_links(html_root: Path) -> list[str]:
+    """``page -> href`` for every link or resource that leaves the built site (a relative path
+    above its root, a ``file:`` URL) and every page that sends the reader to ``../shared``, a
+    folder outside the repository that no reader has."""
+    root = html_root.resolve()
+    bad = []
+    for page in pages(html_root):
+        parsed = parse(page)
+        where = page.relative_to(html_root)
+        for href in parsed.links + parsed.resources:
+            url = urlsplit(href)
+            if url.scheme == "file":
+                bad.append(f"{where} -> {href}")
+            elif not url.scheme and not href.startswith("//") and url.path:
+                target = (page.parent / unquote(url.path)).resolve()
+                if not target.is_relative_to(root):
+                    bad.append(f"{where} -> {href}")
+        if "../shared/papers" in page.read_text(encoding="utf-8"):
+            bad.append(f"{where} names ../shared/papers")
+    return bad
+
+
+GLUE_TEXT = re.compile(r"\{glue:text\}`([^`]*)`")
+PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.S)
+
+
+def _glue_role(content: str) -> tuple[str, str, str]:
+    """``(document, key, format spec)`` of a ``{glue:text}`` role, as myst_nb splits it."""
+    parts = content.rsplit(":", 1)
+    key, fmt = parts if len(parts) == 2 else (parts[0], "s")
+    doc, _, key = key.rpartition("::")
+    return doc, key, fmt
+
+
+def _shown(page: Path) -> list[str]:
+    return [
+        html.unescape(re.sub(r"<[^>]+>", "", s)).strip()
+        for s in PASTED.findall(page.read_text(encoding="utf-8"))
+    ]
+
+
+def glued_text_mismatches(html_root: Path, sources: Path) -> list[str]:
+    """Every ``{glue:text}`` value a hand-written page (``book/*.md``) shows, against the same key
+    on the notebook page it comes from; where that page does not show the key, against the
+    notebook's glued value formatted as the role asks.  ``sources``: the book's root (the
+    ``book/executed/*.ipynb`` the build rendered)."""
+    from myst_nb.core.variables import format_plain_text
+
+    from helpers.book.checks import glued_outputs
+
+    problems = []
+    notebook_shown: dict[str, dict[str, str]] = {}
+    for md in sorted((sources / "book").glob("*.md")):
+        roles = [_glue_role(c) for c in GLUE_TEXT.findall(md.read_text(encoding="utf-8"))]
+        if not roles:
+            continue
+        page = html_root / "book" / f"{md.stem}.html"
+        shown = _shown(page)
+        if len(shown) != len(roles):
+            problems.append(f"{page.name}: {len(roles)} glued values in the source, {len(shown)} on the page")
+            continue
+        for (doc, key, fmt), value in zip(roles, shown):
+            nb = (md.parent / doc).resolve()
+            if nb.stem not in notebook_shown:
+                source = nb.read_text(encoding="utf-8")
+                keys = [_glue_role(c)[1] for c in GLUE_TEXT.findall(_markdown_of(source))]
+                values = _shown(html_root / "book" / "executed" / f"{nb.stem}.html")
+                notebook_shown[nb.stem] = dict(zip(keys, values)) if len(keys) == len(values) else {}
+            expected = notebook_shown[nb.stem].get(key)
+            if expected is None:
+                expected = format_plain_text(glued_outputs(nb)[key]["text/plain"], fmt)
+            if value != expected:
+                problems.append(f"{page.name}: {key} shows {value!r}, notebook {nb.stem} shows {expected!r}")
+    return problems
+
+
+def _markdown_of(notebook_json: str) -> str:
+    cells = json.loads(notebook_json)["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")

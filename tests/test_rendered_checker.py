@@ -55,3 +55,34 @@ def test_raw_tex_and_a_cut_table_are_reported(tmp_path):
     assert result["images"] == 0 and result["broken"] == []
     assert any(r"\(x^2\)" in r for r in result["raw"])
     assert result["cut"] == ["wide"]
+
+
+def test_code_that_scrolls_sideways_and_long_unfolded_logs_are_reported(tmp_path):
+    wide = "x = " + " + ".join(["value"] * 60)
+    log = "\n".join(f"epoch {i}" for i in range(40))
+    body = (
+        f"<div class='cell'><div class='cell_input'><pre style='overflow-x:auto'>{wide}\nshort</pre></div>"
+        f"<div class='cell_output'><pre>{log}</pre></div></div>"
+        f"<div class='cell'><div class='cell_input'><pre>fits = 1</pre></div>"
+        f"<details><summary>Show output</summary><div class='cell_output'><pre>{log}</pre></div></details>"
+        f"<div class='cell_output'><div style='max-height:10em;overflow-y:auto'><pre>{log}</pre></div></div></div>"
+    )
+    result = check_in_chromium(_page(tmp_path, f"<div style='width:500px'>{body}</div>"), timeout=90)
+    assert result["scroll"] == [wide[:120]]
+    assert len(result["long"]) == 2 and all(r.startswith("40 lines") for r in result["long"])
+
+
+def test_links_outside_the_site_are_reported(tmp_path):
+    from rendered import outside_links
+
+    site = tmp_path / "html"
+    (site / "book").mkdir(parents=True)
+    (site / "index.html").write_text('<a href="book/a.html">in</a><a href="https://x.org">web</a>')
+    (site / "book" / "a.html").write_text(
+        '<a href="../index.html">up</a><a href="../../../shared/papers/README.md">out</a>'
+        "<p>see ../shared/papers/README.md</p>"
+    )
+    assert outside_links(site) == [
+        "book/a.html -> ../../../shared/papers/README.md",
+        "book/a.html names ../shared/papers",
+    ]

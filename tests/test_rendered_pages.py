@@ -3,14 +3,25 @@
 Static checks (no browser): every local link and anchor resolves, nothing is loaded from the net,
 MathJax is served from the build, no page shows a local path or papermill's parameter cells.
 In headless Chromium (Debian's ``chromium``; the test skips and says so where it is absent):
-every image loads, no raw TeX (``\\(``, ``\\[``, ``$$``) is left after MathJax ran, and no
-table runs past the page edge without a horizontal scroll bar.
+every image loads, no raw TeX (``\\(``, ``\\[``, ``$$``) is left after MathJax ran, no
+table runs past the page edge without a horizontal scroll bar, no code block scrolls sideways in
+a 1280 px window and no output of more than 30 lines is shown unfolded.  Every value a
+hand-written page pastes from a notebook is the one the notebook's page shows, and no page
+links outside the repository.
 """
 
 import re
 
 import pytest
-from rendered import broken_links, check_in_chromium, chromium, pages, remote_resources
+from rendered import (
+    broken_links,
+    check_in_chromium,
+    chromium,
+    glued_text_mismatches,
+    outside_links,
+    pages,
+    remote_resources,
+)
 
 from helpers.core.config import REPO_ROOT
 
@@ -49,6 +60,16 @@ def test_pages_show_no_local_paths_nor_parameter_cells(html_root):
         assert not shown, f"{page.name} shows local paths {shown}"
 
 
+def test_no_page_links_outside_the_repository(html_root):
+    assert outside_links(html_root) == []
+
+
+def test_glued_values_on_hand_written_pages_match_their_notebook_pages(html_root):
+    text = (html_root / "book" / "paper_a.html").read_text()
+    assert "(1, 0)" not in text
+    assert glued_text_mismatches(html_root, html_root.parents[2]) == []
+
+
 def test_one_label_per_figure_and_table(html_root):
     text = "\n".join(p.read_text() for p in (html_root / "book" / "executed").glob("*.html"))
     numbers = re.findall(r'<span class="caption-number">([^<]*)</span>', text)
@@ -72,7 +93,10 @@ def test_pages_render_in_chromium(html_root):
     for page in pages(html_root):
         result = check_in_chromium(page)
         typeset += result["typeset"]
-        if result["broken"] or result["raw"] or result["cut"]:
+        if result["broken"] or result["raw"] or result["cut"] or result["scroll"] or result["long"]:
             problems[str(page.relative_to(html_root))] = result
-    assert not problems, f"broken images, raw TeX or tables cut off at the page edge: {problems}"
+    assert not problems, (
+        "broken images, raw TeX, tables cut off at the page edge, code that scrolls sideways "
+        f"or long unfolded outputs: {problems}"
+    )
     assert typeset > 0, "MathJax typeset no formula anywhere in the book"

@@ -43,7 +43,7 @@ from helpers.core.errors import ReproError
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 PROFILE_DIR = REPO_ROOT / "profiles"
 GROUPS = {"paper-a": ("01", "02", "03", "04"), "paper-b": ("05", "06", "07", "08")}
-BOOK_SOURCES = ("_config.yml", "_toc.yml", "book")
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "book", "helpers")  # helpers: the pages' literalinclude
 
 
 def notebooks(notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -387,6 +387,8 @@ def copy_book_sources(dest: Path) -> None:
     for name in BOOK_SOURCES:
         src = REPO_ROOT / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("_build", "executed"))
+            shutil.copytree(
+                src, dest / name, ignore=shutil.ignore_patterns("_build", "executed", "__pycache__")
+            )
         else:
             shutil.copy2(src, dest / name)

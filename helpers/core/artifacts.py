@@ -12,6 +12,7 @@ Defined for the whole book; see CONTRIBUTING.md, "Artifacts".
 
 from __future__ import annotations
 
+import ast
 import errno
 import hashlib
 import json
@@ -30,6 +31,43 @@ from helpers.core.config import artifact_root
 from helpers.core.errors import ReproError
 
 DONE = "artifact.json"
+
+# Parameters that say where and how a notebook runs, not what it computes: never part of a key.
+PLACEMENT = ("profile", "run", "data_source", "device", "cpu_threads", "workers", "scheduler")
+
+
+def parameter_names(notebook: os.PathLike) -> list[str]:
+    """Names assigned in the notebook's ``parameters`` cell, in order (papermill's convention)."""
+    nb = json.loads(Path(notebook).read_text())
+    names: list[str] = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code" or "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        for node in ast.parse(source).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
+
+
+def notebook_params(step: str, namespace: dict, exclude: Sequence[str] = PLACEMENT, **resolved) -> dict:
+    """An artifact's ``params``: every parameter of the parameters cell of the notebook that writes
+    ``step``, with its value in ``namespace`` (the notebook's ``globals()``), except the placement
+    ones (``exclude``); ``resolved`` replaces a parameter by the value it resolved to
+    (``split_seed=used_seed``) or adds what else changes the result (the model that ran).
+
+    Taking every parameter, not a hand-written list, keeps a new parameter from being left out of
+    the key (a re-run with ``-p seed 1`` must not reuse the old result).
+    """
+    path = codekey.notebook_dir() / f"{step.split('/')[0]}.ipynb"
+    names = parameter_names(path) if path.is_file() else []
+    if not names:
+        raise ReproError(
+            f"No parameters cell found in {path}: notebook_params needs the notebook of {step!r}."
+        )
+    params = {n: namespace[n] for n in names if n not in exclude}
+    params.update(resolved)
+    return params
 
 
 def params_key(params: dict, upstream: Sequence[os.PathLike] = (), code: str | None = None) -> str:

@@ -97,11 +97,15 @@ def models_table(choices: Iterable[ModelChoice]) -> pd.DataFrame:
 
 
 class PlainText:
-    """A short text whose representation has no quotes, for ``{glue:text}`` in captions
-    (gluing a ``str`` would show ``'quick'`` with its quotes)."""
+    """A short text for ``{glue:text}``, pasted exactly as written.
+
+    Its representation is a Python string literal (``'1,000'``): ``{glue:text}`` reads the glued
+    ``text/plain`` back with ``ast.literal_eval`` before formatting it, which strips the quotes of
+    a literal but turns bare text into something else (``1,000`` into the tuple ``(1, 0)``,
+    ``0.050`` into ``0.05``)."""
 
     def __init__(self, text: str):
         self.text = str(text)
 
     def __repr__(self) -> str:
-        return self.text
+        return repr(self.text)

@@ -103,6 +103,7 @@ def minimum_bounding_rectangle(points) -> tuple[np.ndarray, np.ndarray]:
     try the direction ``t`` of every hull edge, *including the closing edge from the last vertex
     back to the first*, and to rotate by ``-t`` (rotation matrix ``[[cos t, sin t], [-sin t, cos t]]``).
     pyDeepInsight 0.2.3 rotates by ``+t`` and skips the closing edge (``library_bounding_rectangle``).
+    Explained in notebook 02, section "The bounding rectangle: what the correction changes".
     """
 
     pts = np.asarray(points, dtype=np.float64)
@@ -126,7 +127,10 @@ def minimum_bounding_rectangle(points) -> tuple[np.ndarray, np.ndarray]:
 def library_bounding_rectangle(points) -> tuple[np.ndarray, np.ndarray]:
     """pyDeepInsight 0.2.3's rectangle for ``points``, called as its ``ImageTransformer.fit`` does
     (hull vertices from ``scipy.spatial.ConvexHull``): kept to reproduce the paper's layout and to
-    document its error (a 4 x 1 rectangle turned by 10 degrees gets a box of area 9.46)."""
+    document its error (a 4 x 1 rectangle turned by 10 degrees gets a box of area 9.46).
+
+    Explained in notebook 02, section "The bounding rectangle: what the correction changes".
+    """
     from pyDeepInsight import ImageTransformer
 
     pts = np.asarray(points, dtype=np.float64)
@@ -134,7 +138,10 @@ def library_bounding_rectangle(points) -> tuple[np.ndarray, np.ndarray]:
 
 
 def rectangle_area(points, rotation) -> float:
-    """Area of the axis-aligned box around ``rotation @ points``: what the pixel grid spans."""
+    """Area of the axis-aligned box around ``rotation @ points``: what the pixel grid spans.
+
+    Explained in notebook 02, section "The bounding rectangle: what the correction changes".
+    """
     rotated = np.asarray(points, dtype=np.float64) @ np.asarray(rotation).T
     return float(np.prod(rotated.max(axis=0) - rotated.min(axis=0)))
 
@@ -331,7 +338,10 @@ def _as_raw_matrix(x) -> np.ndarray:
 
 def occupancy(density: np.ndarray) -> dict:
     """Pixel use of a layout (``DeepInsight.feature_density()``): empty pixels and features per
-    used pixel (mean and max)."""
+    used pixel (mean and max).
+
+    Explained in notebook 02, section "The bounding rectangle: what the correction changes".
+    """
     density = np.asarray(density)
     used = density[density > 0]
     return {
@@ -349,7 +359,10 @@ def pixel_probe(
     """Validation accuracy of a logistic regression (L2, ``C=0.1``: the book's choice) on the
     standardised raw pixels, trained on ``train_idx`` (at most ``max_train`` of them, drawn with
     ``seed``): how much of the label a linear read-out finds in a layout's images.  Notebook 02
-    compares the two rectangles with it."""
+    compares the two rectangles with it.
+
+    Explained in notebook 02, section "The bounding rectangle: what the correction changes".
+    """
 
     images = np.asarray(images)
     labels = np.asarray(labels)

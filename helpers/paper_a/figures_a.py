@@ -30,7 +30,10 @@ def _snippet(text: str, width: int = 48, lines: int = 3) -> str:
 def cls_heatmap(cls: np.ndarray, texts: Sequence[str], labels: Sequence[int], layer_names: Sequence[str]):
     """Figure A1: the [CLS] vectors of the last layers (rows) x hidden dimensions (columns)
     for a few reviews, one ``seaborn.heatmap`` panel per review, on one colour scale centred on 0
-    (ends at the 99th percentile of |activation|; larger values get the end colours)."""
+    (ends at the 99th percentile of |activation|; larger values get the end colours).
+
+    Explained in notebook 01, section "Figure A1: the six-layer [CLS] stack".
+    """
     plt = _plt()
 
     cls = np.asarray(cls, dtype=np.float32)
@@ -64,7 +67,10 @@ def review_images(images: np.ndarray, texts: Sequence[str], labels: Sequence[int
     """Figure A2: DeepInsight images of the first reviews with the beginning of their text.
 
     Shown on a shared grey scale from 0 to the 99.5th percentile of the shown pixels (a few
-    pixels are much brighter than the rest and would make the others black)."""
+    pixels are much brighter than the rest and would make the others black).
+
+    Explained in notebook 02, section "Figure A2: the first reviews as images".
+    """
     plt = _plt()
     n = len(images)
     vmax = float(np.percentile(images, 99.5)) or 1.0
@@ -93,7 +99,10 @@ def domain_comparison(
     imagenet_stats: bool = False,
 ):
     """Figures A3/A4: a natural (ImageNet-like) image next to a review image, with the
-    pixel-intensity histograms of both (images shown between their 0.5th and 99.5th percentiles)."""
+    pixel-intensity histograms of both (images shown between their 0.5th and 99.5th percentiles).
+
+    Explained in notebook 02, section "Figure A3: two domains".
+    """
     plt = _plt()
     cols = 2 if natural is not None else 1
     fig, axes = plt.subplots(2, cols, figsize=(3.3 * cols, 5.2), squeeze=False)
@@ -121,7 +130,10 @@ def _box(ax, x, y, w, h, text, color):
 
 def pipeline_diagram(stages: Sequence[tuple[str, str, str]]):
     """Figure A5: the whole pipeline, one box per stage: ``(name, shape text, kind)``;
-    kind ``"frozen"`` (grey), ``"fixed"`` (pre-processing, white) or ``"trainable"`` (green)."""
+    kind ``"frozen"`` (grey), ``"fixed"`` (pre-processing, white) or ``"trainable"`` (green).
+
+    Explained in notebook 03, section "Figure A5: the whole pipeline".
+    """
     plt = _plt()
     colors = {"frozen": "0.85", "fixed": "white", "trainable": "#b7e4c7"}
     n = len(stages)
@@ -164,7 +176,10 @@ def pipeline_diagram(stages: Sequence[tuple[str, str, str]]):
 
 def feature_maps(image: np.ndarray, maps: dict[str, np.ndarray], n_channels: int = 6):
     """Figure A6: one review image (left) and, per extractor (rows), the ``n_channels`` feature
-    maps with the largest variance (colours clipped to the 1st-99th percentile)."""
+    maps with the largest variance (colours clipped to the 1st-99th percentile).
+
+    Explained in notebook 03, section "Figure A6: a review image through each extractor".
+    """
     plt = _plt()
     names = list(maps)
     fig, axes = plt.subplots(

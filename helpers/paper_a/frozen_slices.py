@@ -72,7 +72,10 @@ class FrozenSlice(nn.Sequential):
 
 @torch.no_grad()
 def feature_shape(module: nn.Module, input_size: int = 150, channels: int = 3) -> tuple[int, int, int]:
-    """(C, H, W) of ``module``'s output for one ``channels x input_size x input_size`` input."""
+    """(C, H, W) of ``module``'s output for one ``channels x input_size x input_size`` input.
+
+    Explained in notebook 03, section "The frozen slices".
+    """
     was_training = module.training
     module.eval()
     try:
@@ -159,6 +162,7 @@ def frozen_extractor(
     ``name`` is one of :data:`EXTRACTORS` or a stand-in (:data:`STANDINS`).
     ``weights="random"`` gives the exact architecture with random initialisation (Paper A's
     randomly initialised control). See the module docstring for the stand-in slices.
+    Explained in notebook 03, section "The frozen slices".
     """
     weights = check_weights(weights)
     if name in STANDINS:

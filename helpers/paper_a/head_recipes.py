@@ -112,7 +112,10 @@ RECIPES: dict[str, dict[str, Recipe]] = {"paper": PAPER_TABLE_I, "book": BOOK_RE
 
 def recipe(extractor: str, name: str = "paper", **overrides) -> Recipe:
     """The recipe ``name`` (``"paper"``: Table I, ``"book"``) of a row (paper extractor name),
-    with overrides (``None`` values are ignored)."""
+    with overrides (``None`` values are ignored).
+
+    Explained in notebook 04, section "The recipes".
+    """
     if name not in RECIPES:
         raise ReproError(f"Unknown recipe {name!r}; choose one of {', '.join(RECIPES)}.")
     table = RECIPES[name]

@@ -19,7 +19,10 @@ def z_stats(images_train: np.ndarray) -> tuple[float, float]:
 
     The book's *global* Z-normalisation: these two numbers, computed once on the training part,
     normalise every image (``z_normalize(images, mean, std)``).  The authors' code instead used
-    each batch's own scalar mean and std (``z_normalize(batch)``, no statistics given)."""
+    each batch's own scalar mean and std (``z_normalize(batch)``, no statistics given).
+
+    Explained in notebook 02, section "Fit the layout, transform every review".
+    """
     mean = float(np.mean(images_train))
     std = float(np.std(images_train))
     return mean, (std if std > 0 else 1.0)
@@ -36,6 +39,7 @@ def z_normalize(
       over all their pixels; called on one training batch this is the authors' *per-batch*
       normalisation (their code normalises each batch of 32 with that batch's mean and std), used
       by the end-to-end path of notebook 04 (``sentiment_model.image_loader(znorm="batch")``).
+    Explained in notebook 02, section "Figure A4: after Z-normalisation".
     """
     x = np.asarray(images, dtype=np.float32)
     if (mean is None) != (std is None):
@@ -55,6 +59,7 @@ def upsample(images, scale: int = PAPER_UPSAMPLE, channels: int = 3, mode: str =
 
     ``mode``: ``"bilinear"`` (the book's choice, smooth) or ``"nearest"`` (the authors' code:
     ``interpolate(..., scale_factor=3)`` with PyTorch's default mode, every pixel a 3x3 block).
+    Explained in notebook 03, section "Inputs: the review images of notebook 02".
     """
 
     if mode not in UPSAMPLE_MODES:

@@ -88,7 +88,10 @@ def split_train_val(
 
 def split_name(deepinsight_artifact) -> str:
     """The split notebook 02 drew (its ``split`` parameter: ``leakfree`` or ``paper``), read from
-    the artifact's metadata; artifacts written before the parameter existed used ``leakfree``."""
+    the artifact's metadata; artifacts written before the parameter existed used ``leakfree``.
+
+    Explained in notebook 03, section "Inputs: the review images of notebook 02".
+    """
 
     meta = json.loads((Path(deepinsight_artifact) / "artifact.json").read_text())
     return str(meta.get("params", {}).get("split", "leakfree"))
@@ -96,7 +99,10 @@ def split_name(deepinsight_artifact) -> str:
 
 def part_counts_text(parts) -> str:
     """ "800 train / 200 validation / 300 test reviews" from notebook 02's ``parts.csv`` (a table
-    with a ``part`` column); says so when there is no test part (the paper's split)."""
+    with a ``part`` column); says so when there is no test part (the paper's split).
+
+    Explained in notebook 03, section "Inputs: the review images of notebook 02".
+    """
     counts = parts["part"].value_counts()
     text = f"{int(counts.get('train', 0)):,} train / {int(counts.get('val', 0)):,} validation"
     n_test = int(counts.get("test", 0))

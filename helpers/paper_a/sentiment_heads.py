@@ -246,7 +246,10 @@ class PaperStdHead(PaperHead, InputScaling):
 
 def make_head(kind: str, feature_shape: tuple[int, int, int]) -> nn.Module:
     """A fresh head: ``"paper"`` (:class:`PaperHead`), ``"book"`` (:class:`BookHead`) or
-    ``"paper+std"`` (:class:`PaperStdHead`)."""
+    ``"paper+std"`` (:class:`PaperStdHead`).
+
+    Explained in notebook 03, section "The frozen slices".
+    """
     if kind == "paper":
         return PaperHead(feature_shape)
     if kind == "paper+std":

@@ -366,6 +366,7 @@ def random_control(extractor: nn.Module, seed: int = 0) -> nn.Module:
 
     This is the control the paper lacks: if it scores as well as the ImageNet slice, the
     ImageNet transfer is not what makes the model work.
+    Explained in notebook 03, section "Features once, training many times".
     """
 
     torch.manual_seed(seed)

@@ -103,7 +103,10 @@ def train_runs(
     whatever the executor.  A task checkpoints every epoch and writes its result to
     ``scratch/<tag>.json`` (:func:`run_tag`), so a rerun skips the finished ones and a worker lost
     mid-task costs that task only.  On a Dask executor the inputs travel as files under
-    ``scratch/inputs`` (cached features: their own ``.npy`` file, read memory-mapped)."""
+    ``scratch/inputs`` (cached features: their own ``.npy`` file, read memory-mapped).
+
+    Explained in notebook 04, section "Training".
+    """
     ex = executor or tasks.InProcess()
     scratch = Path(scratch)
     order = [(key, s) for key in runs for s in seeds]
@@ -292,7 +295,10 @@ def train_one(task: dict) -> tuple[dict, dict]:
         "seconds": round(time.time() - t0, 1),
     }
     history = {k: hist[k] for k in HISTORY_KEYS}
-    print(result)
+    print(  # one line per run: the page folds the training log (notebook 04, "Training")
+        f"{key} seed {s}: val {result['val_acc']:.4f} (cumulative {result['val_acc_cumulative']:.4f}), "
+        f"test {test_acc:.4f}, {result['epochs']} epochs, {result['seconds']} s"
+    )
     text = json.dumps({"result": _plain(result), "history": _plain(history)})
     _atomic(out, lambda tmp: tmp.write_text(text))
     return _read_result(out)
@@ -312,7 +318,10 @@ def _plain(obj):
 def linear_probes(features: dict[str, np.ndarray], y: np.ndarray, idx: dict) -> list[dict]:
     """The book's controls: a standardised logistic regression (C = 0.1) per feature set
     (``{"linear probe: [CLS] vectors": (n, d) array, ...}``), fitted on ``train``, scored on ``val``
-    and, when there is one, ``test``."""
+    and, when there is one, ``test``.
+
+    Explained in notebook 04, section "Training".
+    """
 
     has_test = len(idx["test"]) > 0
     probes = []

@@ -129,7 +129,10 @@ def batch_dependence_table(
 ) -> pd.DataFrame:
     """Notebook 03's batch-dependence table: :func:`helpers.paper_a.sentiment_model.batch_dependence` for
     each frozen slice (``modules``, in the order of ``choices``) on the training ``images``,
-    rounded to 3 digits; ``znorm``: notebook 02's global ``{"mean", "std"}``."""
+    rounded to 3 digits; ``znorm``: notebook 02's global ``{"mean", "std"}``.
+
+    Explained in notebook 03, section "Features once, training many times".
+    """
     rows = []
     for (name, module), choice in zip(modules.items(), choices):
         for r in sentiment_model.batch_dependence(

@@ -193,7 +193,10 @@ def pipeline_diagrams(
     text_used: str, text_dim, image_used: str, image_dim, n_train_classes: int, n_test_images: int
 ):
     """Figures 3-5 (notebook ``06_finetune_encoders``): the paper's three stages drawn with the
-    names and sizes of the models that ran. Returns ``(fig3, fig4, fig5)``."""
+    names and sizes of the models that ran. Returns ``(fig3, fig4, fig5)``.
+
+    Explained in notebook 06, section "Figures 3-5: the pipeline".
+    """
     t, i = text_used, image_used
     fig3 = flow_diagram(
         [
@@ -235,7 +238,10 @@ def pipeline_diagrams(
 def finetuning_panels(histories: Mapping[tuple, dict], choices: Mapping[tuple, object]):
     """Figure 6 (notebook ``06_finetune_encoders``): :func:`accuracy_panels` with one panel per data
     set; ``histories`` and ``choices`` (``ModelChoice``) are keyed by ``(dataset, model)``, and a
-    stand-in's name is shown after the paper's model name."""
+    stand-in's name is shown after the paper's model name.
+
+    Explained in notebook 06, section "Figures B6 and B7: training curves".
+    """
     panels: dict = {}
     for (d, name), h in histories.items():
         ch = choices[(d, name)]
@@ -246,7 +252,10 @@ def finetuning_panels(histories: Mapping[tuple, dict], choices: Mapping[tuple, o
 
 def caption_curves(text_histories: Mapping[str, dict], model_used: str):
     """Figure 7 (notebook ``06_finetune_encoders``): the caption classifier's accuracy per data set
-    that has captions (:func:`accuracy_panels`, one panel); a figure that says so when none has."""
+    that has captions (:func:`accuracy_panels`, one panel); a figure that says so when none has.
+
+    Explained in notebook 06, section "Figures B6 and B7: training curves".
+    """
 
     if text_histories:
         return accuracy_panels(
@@ -278,7 +287,10 @@ def bipartite_weights(
 ):
     """Figures 8-9: the ``top`` largest absolute projection weights as edges between binned text
     dimensions (left) and binned image dimensions (right); edge width ~ |weight|, node size ~
-    number of top weights that touch the bin."""
+    number of top weights that touch the bin.
+
+    Explained in notebook 08, section "Figures 8 and 9: strongest weights as a bipartite graph".
+    """
 
     w = np.abs(np.asarray(weights))
     n_text, n_image = w.shape
@@ -317,7 +329,10 @@ def weight_heatmaps(
     per axis so that peaks stay visible). The scale ends at the ``clip_percentile`` of |W| so
     that a few huge weights do not turn the rest black; larger values get the top colour.
     Drawn with ``imshow``, not ``seaborn.heatmap``: its extent keeps the axes in the original
-    dimensions of a max-pooled matrix, which a heat map of cells would need hand-made ticks for."""
+    dimensions of a max-pooled matrix, which a heat map of cells would need hand-made ticks for.
+
+    Explained in notebook 08, section "Figures 8 and 9: strongest weights as a bipartite graph".
+    """
 
     n = len(weights)
     nrows = int(np.ceil(n / ncols))

@@ -25,7 +25,10 @@ def _load_images(dataset: str, source):
 
 def image_job(dataset: str, name: str, image_set, split, out, recipe: dict, source, *, remote: bool) -> dict:
     """The fine-tune of image model ``name`` on ``dataset`` (``recipe``: the keyword arguments of
-    ``finetune.finetuned_image_embeddings``)."""
+    ``finetune.finetuned_image_embeddings``).
+
+    Explained in notebook 06, section "Image classifiers".
+    """
     return {
         "kind": "image",
         "dataset": dataset,
@@ -41,7 +44,10 @@ def image_job(dataset: str, name: str, image_set, split, out, recipe: dict, sour
 
 def caption_job(dataset: str, name: str, captions, split, out, recipe: dict) -> dict:
     """The caption classifier ``name`` fine-tuned on ``dataset``'s captions (``recipe``: the
-    keyword arguments of ``finetune.finetuned_caption_embeddings``)."""
+    keyword arguments of ``finetune.finetuned_caption_embeddings``).
+
+    Explained in notebook 06, section "Caption classifier (DistilBERT)".
+    """
     return {
         "kind": "text",
         "dataset": dataset,
@@ -59,7 +65,10 @@ def _compute_dtype() -> str:
 
 
 def run_job(job: dict):
-    """Run one job (or reuse its files); returns its ``retrieval_data.CachedEmbedding``."""
+    """Run one job (or reuse its files); returns its ``retrieval_data.CachedEmbedding``.
+
+    Explained in notebook 06, section "Image classifiers".
+    """
     training.set_compute_dtype(job["compute_dtype"])
     out, d, name = Path(job["out"]), job["dataset"], job["name"]
     if job["kind"] == "image":

@@ -170,7 +170,10 @@ def _fit_mlp(x, y) -> tuple[np.ndarray, np.ndarray, dict]:
 def weight_concentration(weights: np.ndarray) -> dict:
     """Notebook ``08_projection_weights``: how concentrated a projection's weights are, the share of
     the total absolute weight held by the largest 1 % of weights and the largest absolute weight
-    (with the matrix's shape)."""
+    (with the matrix's shape).
+
+    Explained in notebook 08, section "How concentrated are the weights?".
+    """
     a = np.sort(np.abs(np.asarray(weights)).ravel())[::-1]
     if a.size == 0 or a.sum() == 0:
         raise ReproError("The projection has no non-zero weight.")

@@ -215,6 +215,7 @@ def evaluate_pairs(
     Returns one row per pair (paper names in ``text``/``image``, the models in ``text model`` /
     ``image model``, the metrics of :func:`evaluate_pair`, ``reed_k`` and ``projection``) and the
     fitted projections by ``(text model, image model)``.
+    Explained in notebook 07, section "Projection, k-d tree and metrics".
     """
     split, caps = data["split"], data.get("captions")
     if caps is None or not data.get("texts"):
@@ -268,7 +269,10 @@ def projection_comparison(
 ) -> pd.DataFrame:
     """Notebook 07's comparison of the projections on the same embeddings: ``by_method`` maps
     "lstsq" / "mlp" to :func:`evaluate_pairs`' table; returns one row per (text, image) pair and
-    the columns (metric, method), ``fit_s`` being the projection's fit time in seconds."""
+    the columns (metric, method), ``fit_s`` being the projection's fit time in seconds.
+
+    Explained in notebook 07, section "Least squares or the authors' MLP?".
+    """
     if not by_method:
         raise ReproError("No projection results to compare.")
     cols = {}
@@ -283,7 +287,10 @@ def projection_comparison(
 def chance_top1(split: pd.DataFrame, captions: pd.DataFrame | None) -> float:
     """Top-1 of a blind guess (notebook ``07_retrieval``): a test caption of class ``c`` hits with
     probability ``n_c / N``, the share of test images in its class; averaged over the test
-    captions. NaN without captions."""
+    captions. NaN without captions.
+
+    Explained in notebook 07, section "Projection, k-d tree and metrics".
+    """
     if captions is None:
         return float("nan")
     share = split[split.part == "test"].class_id.value_counts(normalize=True)

@@ -36,7 +36,10 @@ def caption_table(
     """Notebook 05: every caption of every image of ``split`` (columns ``image``, ``caption_idx``,
     ``caption``, ``class_id``, ``part``), in the split's image order; ``captions_per_image`` keeps
     only the first few of each image's (ten) captions. A split image without captions is an
-    error: it means the caption files do not belong to this data source."""
+    error: it means the caption files do not belong to this data source.
+
+    Explained in notebook 05, section "A reproducible class-disjoint split".
+    """
     missing = [k for k in split.image if not captions.get(k)]
     if missing:
         raise ReproError(
@@ -105,7 +108,10 @@ def cached_embedding(
 def tfidf_embeddings(captions: pd.DataFrame):
     """Notebook 06: the TF-IDF "txc" encoder (``helpers.models.text_encoders.TfidfTxc``) fitted on the
     training classes' captions (parts train and val), applied to every caption. Returns
-    ``(sparse float32 matrix, vocabulary size)``."""
+    ``(sparse float32 matrix, vocabulary size)``.
+
+    Explained in notebook 06, section "TF-IDF "txc" encoder".
+    """
 
     txc = TfidfTxc().fit(captions.loc[captions.part != "test", "caption"])
     return txc.transform(captions.caption).astype(np.float32), txc.vocabulary_size
@@ -115,7 +121,10 @@ def load_embeddings(folder: Path, dataset: str, info: dict) -> dict:
     """Notebook 07: notebook 06's files of one data set, as ``{"split", "captions", "images",
     "texts"}`` (``captions`` None and ``texts`` empty without captions), ready for
     :func:`helpers.paper_b.retrieval.evaluate_pairs`. Embedding rows follow ``split`` (images) and
-    ``captions`` (texts)."""
+    ``captions`` (texts).
+
+    Explained in notebook 07, section "Embeddings of notebook 06".
+    """
 
     folder = Path(folder)
     split = pd.read_csv(folder / f"split_{dataset}.csv")

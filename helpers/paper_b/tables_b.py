@@ -43,7 +43,10 @@ def side_by_side(ours: pd.DataFrame, dataset: str) -> pd.DataFrame:
 def choice_rows(choices: dict, text_choice: ModelChoice | None) -> dict:
     """Notebook 06: the ModelChoices of its embeddings as they go into ``info.json``: ``choices``
     keyed ``"<dataset>/<model>"`` (from ``{(dataset, model): ModelChoice}``) and ``text_choice``
-    (rows of :meth:`ModelChoice.as_row`); :func:`choices_of` reads them back."""
+    (rows of :meth:`ModelChoice.as_row`); :func:`choices_of` reads them back.
+
+    Explained in notebook 06, section "Saving the embeddings".
+    """
     return {
         "choices": {f"{d}/{n}": c.as_row() for (d, n), c in choices.items()},
         "text_choice": text_choice.as_row() if text_choice else None,
@@ -52,7 +55,10 @@ def choice_rows(choices: dict, text_choice: ModelChoice | None) -> dict:
 
 def choices_of(info: dict, dataset: str) -> list[ModelChoice]:
     """Notebooks 07-08: the image models behind ``dataset``'s embeddings, then the fine-tuned text
-    model (if any), as ModelChoices read from notebook 06's ``info.json`` (:func:`choice_rows`)."""
+    model (if any), as ModelChoices read from notebook 06's ``info.json`` (:func:`choice_rows`).
+
+    Explained in notebook 07, section "Models used".
+    """
     out = [ModelChoice.from_row(c) for key, c in info["choices"].items() if key.startswith(f"{dataset}/")]
     if info.get("text_choice"):
         out.append(ModelChoice.from_row(info["text_choice"]))
@@ -80,7 +86,10 @@ def table_beside_paper(
     (:func:`helpers.core.recorded.three_groups`): the paper's metrics | the recorded full-scale run
     (``results/full.json``; ``record={}``: none) | this build's (:func:`side_by_side`,
     rounded to 3 digits) with a last column naming the text and image models behind them.
-    ``results`` is :func:`helpers.paper_b.retrieval.evaluate_pairs`' table (may be empty)."""
+    ``results`` is :func:`helpers.paper_b.retrieval.evaluate_pairs`' table (may be empty).
+
+    Explained in notebook 07, section "Tables 1 and 2 beside the paper".
+    """
     metrics = list(retrieval.METRICS)
     if results.empty:
         ours = pd.DataFrame(columns=metrics, index=pd.MultiIndex.from_tuples([], names=["text", "image"]))
