@@ -69,3 +69,12 @@ def test_exercise_sections_are_reported_separately(tmp_path):
     (tmp_path / "book" / "p.md").write_text(md)
     assert prose.scan(tmp_path) == []
     assert [f.text for f in prose.scan(tmp_path, skip_sections=())] == ["0.725"]
+
+
+def test_recorded_run_snippet_matches_the_record():
+    from helpers.book import snippets
+    from helpers.core import recorded
+
+    assert snippets.RECORDED_RUN.read_text() == snippets.recorded_run_md(recorded.load("full")), (
+        "run python -m helpers.book.snippets"
+    )
