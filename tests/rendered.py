@@ -126,9 +126,25 @@ CHECK_SCRIPT = r"""
       }
       cut.push((t.closest('[id]') || {}).id || 'table');
     });
+    // A numbered table (a glued figure named table-*) must fit its column without scrolling.
+    var wide = [];
+    document.querySelectorAll('figure[id^="table-"] table').forEach(function (t) {
+      var fig = t.closest('figure'), room = Math.min(fig.getBoundingClientRect().right, edge);
+      if (t.getBoundingClientRect().right > room + 1 || t.scrollWidth > t.clientWidth + 1)
+        wide.push(fig.id);
+    });
+    // No table shown twice (a numbered table and the same table as raw cell output).
+    var seen = {}, twice = [];
+    document.querySelectorAll('table').forEach(function (t) {
+      if (!page.contains(t) || t.closest('.repro-parameters')) return;
+      var key = t.textContent.replace(/\s+/g, ' ').trim();
+      if (key.length < 20) return;
+      if (seen[key]) twice.push((t.closest('[id]') || {}).id || 'table');
+      seen[key] = true;
+    });
     var out = document.createElement('pre');
     out.id = 'repro-check';
-    out.textContent = JSON.stringify({images: imgs.length, broken: broken, raw: raw, cut: cut,
+    out.textContent = JSON.stringify({images: imgs.length, broken: broken, raw: raw, cut: cut, wide: wide, twice: twice,
       typeset: document.querySelectorAll('mjx-container').length,
       mathjax: !!(window.MathJax && window.MathJax.startup)});
     document.body.appendChild(out);
@@ -184,8 +200,10 @@ def _chromium_cmd(profile_dir: str) -> list[str]:
     ]
 
 
-def check_in_chromium(page: Path, timeout: float = 120) -> dict:
-    """Open ``page`` in headless Chromium and report images, broken images, raw TeX left and
+def check_in_chromium(page: Path, timeout: float = 120, width: int = 1280) -> dict:
+    """Open ``page`` in headless Chromium, ``width`` px wide, and report images, broken images, raw
+    TeX left, tables cut off at the page edge (``cut``), numbered tables wider than their column
+    (``wide``), tables shown twice (``twice``) and
     typeset formulas (a copy of the page with a checking script, next to the page)."""
     probe = page.with_name(f".check-{page.name}")
     source = page.read_text(encoding="utf-8")
@@ -194,7 +212,8 @@ def check_in_chromium(page: Path, timeout: float = 120) -> dict:
     try:
         with tempfile.TemporaryDirectory() as profile:
             out = subprocess.run(
-                _chromium_cmd(profile) + ["--virtual-time-budget=40000", "--dump-dom", probe.as_uri()],
+                _chromium_cmd(profile)
+                + [f"--window-size={width},1700", "--virtual-time-budget=40000", "--dump-dom", probe.as_uri()],
                 capture_output=True,
                 text=True,
                 timeout=timeout,

@@ -55,3 +55,19 @@ def test_raw_tex_and_a_cut_table_are_reported(tmp_path):
     assert result["images"] == 0 and result["broken"] == []
     assert any(r"\(x^2\)" in r for r in result["raw"])
     assert result["cut"] == ["wide"]
+
+
+def test_a_wide_numbered_table_and_a_table_shown_twice_are_reported(tmp_path):
+    row = "<tr>" + "<td>0.123456789</td>" * 30 + "</tr>"
+    narrow = "<table><tr><td>row one</td><td>0.5</td></tr><tr><td>row two</td><td>0.25</td></tr></table>"
+    body = (
+        # a numbered table inside a scroll container: no longer accepted
+        f"<figure id='table-a1'><div style='overflow-x:auto'><table>{row}</table></div></figure>"
+        f"<figure id='table-a2'>{narrow}</figure>"
+        f"<div class='cell_output'>{narrow}</div>"
+    )
+    page = _page(tmp_path, f"<div style='width:900px'>{body}</div>")
+    result = check_in_chromium(page, timeout=90)
+    assert result["cut"] == []
+    assert result["wide"] == ["table-a1"]
+    assert result["twice"] == ["table"]

@@ -3,8 +3,9 @@
 Static checks (no browser): every local link and anchor resolves, nothing is loaded from the net,
 MathJax is served from the build, no page shows a local path or papermill's parameter cells.
 In headless Chromium (Debian's ``chromium``; the test skips and says so where it is absent):
-every image loads, no raw TeX (``\\(``, ``\\[``, ``$$``) is left after MathJax ran, and no
-table runs past the page edge without a horizontal scroll bar.
+every image loads, no raw TeX (``\\(``, ``\\[``, ``$$``) is left after MathJax ran, no
+table runs past the page edge without a horizontal scroll bar, at 1280 px no numbered table is
+wider than its column (not even inside a scroll bar) and no table is shown twice.
 """
 
 import re
@@ -71,7 +72,10 @@ def test_pages_render_in_chromium(html_root):
     for page in pages(html_root):
         result = check_in_chromium(page)
         typeset += result["typeset"]
-        if result["broken"] or result["raw"] or result["cut"]:
+        if result["broken"] or result["raw"] or result["cut"] or result["wide"] or result["twice"]:
             problems[str(page.relative_to(html_root))] = result
-    assert not problems, f"broken images, raw TeX or tables cut off at the page edge: {problems}"
+    assert not problems, (
+        "broken images, raw TeX, tables cut off at the page edge, numbered tables wider than their "
+        f"column at 1280 px (wide) or tables shown twice (twice): {problems}"
+    )
     assert typeset > 0, "MathJax typeset no formula anywhere in the book"
