@@ -213,7 +213,12 @@ def check_in_chromium(page: Path, timeout: float = 120, width: int = 1280) -> di
         with tempfile.TemporaryDirectory() as profile:
             out = subprocess.run(
                 _chromium_cmd(profile)
-                + [f"--window-size={width},1700", "--virtual-time-budget=40000", "--dump-dom", probe.as_uri()],
+                + [
+                    f"--window-size={width},1700",
+                    "--virtual-time-budget=40000",
+                    "--dump-dom",
+                    probe.as_uri(),
+                ],
                 capture_output=True,
                 text=True,
                 timeout=timeout,

@@ -120,7 +120,9 @@ def test_parameters_box_keeps_whole_comments_reads_multiline_defaults_and_stars_
         metadata={"tags": ["injected-parameters"]},
     )
     nb = v4.new_notebook(cells=[params, injected])
-    rows = {name: (value, meaning, changed) for name, value, meaning, changed in nbpost.parameters_in_effect(nb)}
+    rows = {
+        name: (value, meaning, changed) for name, value, meaning, changed in nbpost.parameters_in_effect(nb)
+    }
     assert rows["recipes"] == ('["book", "paper"]', "training recipes", False)
     assert rows["split"] == (
         '"paper"',
@@ -136,5 +138,7 @@ def test_every_notebook_parameter_has_a_meaning():
     missing = []
     for path in sorted((config.REPO_ROOT / "notebooks").glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        missing += [f"{path.stem}: {name}" for name, _, meaning, _ in nbpost.parameters_in_effect(nb) if not meaning]
+        missing += [
+            f"{path.stem}: {name}" for name, _, meaning, _ in nbpost.parameters_in_effect(nb) if not meaning
+        ]
     assert not missing, "parameters without a comment in the parameters cell: " + ", ".join(missing)

@@ -78,3 +78,25 @@ def test_recorded_run_snippet_matches_the_record():
     assert snippets.RECORDED_RUN.read_text() == snippets.recorded_run_md(recorded.load("full")), (
         "run python -m helpers.book.snippets"
     )
+
+
+def test_numbers_are_written_for_people_and_comparisons_by_their_numbers():
+    import numpy as np
+
+    from helpers.core import report
+
+    assert [report.human(v) for v in (np.float64(1 / 6), np.int64(800), 2.0, 384.0, 1234.5)] == [
+        "0.167",
+        "800",
+        "2",
+        "384",
+        "1,234",
+    ]
+    assert (
+        report.compare_text("A", 0.3, "B", 0.1, more="sparser", less="denser")
+        == "A (0.3) is sparser than B (0.1), 3 times"
+    )
+    assert report.compare_text("A", 0.1, "B", 0.3, more="sparser", less="denser").startswith(
+        "A (0.1) is denser than B (0.3)"
+    )
+    assert "about the same as" in report.compare_text("A", 0.30, "B", 0.31, more="sparser", less="denser")
