@@ -5,6 +5,7 @@ Used by every notebook (CONTRIBUTING.md, "Figures and tables").
 
 from __future__ import annotations
 
+import html
 import math
 import numbers
 from contextlib import contextmanager
@@ -139,6 +140,37 @@ def models_table(choices: Iterable[ModelChoice]) -> pd.DataFrame:
             "reason": "why",
         }
     )
+
+
+#: marks the HTML of a :class:`StackedTable` (``helpers.book.checks`` reads it back)
+STACKED_CLASS = "repro-stacked"
+
+
+class StackedTable:
+    """A table in column groups (Tables A1, B1, B2: paper | recorded run | this build) shown as
+    one table per group, stacked, each with the rows' index, so that no numbered table needs
+    sideways scrolling; its numbers are written by :func:`human`."""
+
+    def __init__(self, df: pd.DataFrame):
+        self.df = human_table(df)
+
+    def _repr_html_(self) -> str:
+        parts = []
+        for group in dict.fromkeys(self.df.columns.get_level_values(0)):
+            part = self.df[group]
+            parts.append(
+                f'<p class="repro-group">{html.escape(str(group))}</p>'
+                + part.to_html(classes="dataframe", border=0, na_rep="–")
+            )
+        return f'<div class="{STACKED_CLASS}">' + "".join(parts) + "</div>"
+
+    def __repr__(self) -> str:
+        return self.df.to_string()
+
+
+def glue_stacked_table(name: str, df: pd.DataFrame) -> None:
+    """Glue a table in column groups as a :class:`StackedTable` (one table per group)."""
+    _glue(name, StackedTable(df), False)
 
 
 class PlainText:
