@@ -149,7 +149,9 @@ def stacked_table(html: str) -> pd.DataFrame:
         n_index = sum(1 for c in df.columns if not isinstance(c, tuple) and c in _index_names(table))
         body = df.iloc[:, n_index:]
         body.columns = [(unescape(group), c if not isinstance(c, tuple) else c[-1]) for c in body.columns]
-        out = pd.concat([df.iloc[:, :n_index], body], axis=1) if out is None else pd.concat([out, body], axis=1)
+        out = (
+            pd.concat([df.iloc[:, :n_index], body], axis=1) if out is None else pd.concat([out, body], axis=1)
+        )
     return out if out is not None else pd.DataFrame()
 
 
