@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from helpers.core import report
 from helpers.paper_a import sentiment_model
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
@@ -94,14 +95,14 @@ def train_runs(
                     "head": rc.head,
                     "seed": s,
                     "val_acc": hist["val_acc"][-1],
-                    "val_acc_cumulative": sentiment_model.cumulative_val_acc(hist["val_acc"])[-1],
+                    "val_acc_cumulative": float(sentiment_model.cumulative_val_acc(hist["val_acc"])[-1]),
                     "test_acc": test_acc,
                     "epochs": len(hist["val_acc"]),
                     "seconds": round(time.time() - t0, 1),
                 }
             )
             histories[key].append({k: hist[k] for k in HISTORY_KEYS})
-            print(results[-1])
+            print("  ".join(f"{k}: {report.human(v)}" for k, v in results[-1].items()))
     return results, histories
 
 
