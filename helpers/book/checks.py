@@ -145,6 +145,7 @@ def stacked_table(html: str) -> pd.DataFrame:
     out = None
     for piece in html.split('<p class="repro-group">')[1:]:
         group, table = piece.split("</p>", 1)
+        group = re.sub(r"<span.*?</span>", "", group)  # "(continued)": the same group
         df = html_table(table)
         n_index = sum(1 for c in df.columns if not isinstance(c, tuple) and c in _index_names(table))
         body = df.iloc[:, n_index:]

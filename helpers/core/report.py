@@ -151,17 +151,21 @@ class StackedTable:
     one table per group, stacked, each with the rows' index, so that no numbered table needs
     sideways scrolling; its numbers are written by :func:`human`."""
 
-    def __init__(self, df: pd.DataFrame):
+    def __init__(self, df: pd.DataFrame, max_columns: int = 5):
         self.df = human_table(df)
+        self.max_columns = max_columns
 
     def _repr_html_(self) -> str:
         parts = []
         for group in dict.fromkeys(self.df.columns.get_level_values(0)):
             part = self.df[group]
-            parts.append(
-                f'<p class="repro-group">{html.escape(str(group))}</p>'
-                + part.to_html(classes="dataframe", border=0, na_rep="–")
-            )
+            n = self.max_columns
+            for k in range(0, max(len(part.columns), 1), n):
+                more = '<span class="repro-more"> (continued)</span>' if k else ""
+                parts.append(
+                    f'<p class="repro-group">{html.escape(str(group))}{more}</p>'
+                    + part.iloc[:, k : k + n].to_html(classes="dataframe", border=0, na_rep="–")
+                )
         return f'<div class="{STACKED_CLASS}">' + "".join(parts) + "</div>"
 
     def __repr__(self) -> str:
