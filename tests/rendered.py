@@ -137,7 +137,10 @@ CHECK_SCRIPT = r"""
     var seen = {}, twice = [];
     document.querySelectorAll('table').forEach(function (t) {
       if (!page.contains(t) || t.closest('.repro-parameters')) return;
-      var key = t.textContent.replace(/\s+/g, ' ').trim();
+      // a stacked table's parts (helpers.core.report.StackedTable) count with their group's name
+      var prev = t.previousElementSibling;
+      var label = prev && prev.classList.contains('repro-group') ? prev.textContent + ': ' : '';
+      var key = label + t.textContent.replace(/\s+/g, ' ').trim();
       if (key.length < 20) return;
       if (seen[key]) twice.push((t.closest('[id]') || {}).id || 'table');
       seen[key] = true;

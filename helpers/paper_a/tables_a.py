@@ -168,7 +168,9 @@ def batch_sentence(table: pd.DataFrame, column: str = "relative to the reviews' 
     parts = []
     for variant, rows in table.groupby("variant", sort=False):
         by_model = rows.groupby("paper's model", sort=False)[column].mean()
-        lo, hi = report.human(by_model.min()), report.human(by_model.max())
+        lo, hi = (
+            ("under 0.001" if v < 0.0005 else report.human(v)) for v in (by_model.min(), by_model.max())
+        )
         big = [m for m, v in by_model.items() if v >= 1]
         where = f"{lo}-{hi}" if lo != hi else lo
         parts.append(
