@@ -145,9 +145,28 @@ CHECK_SCRIPT = r"""
       if (lines <= MAX_LOG_LINES) return;
       long.push(lines + ' lines: ' + p.textContent.slice(0, 80));
     });
+    // A numbered table (a glued figure named table-*) must fit its column without scrolling.
+    var wide = [];
+    document.querySelectorAll('figure[id^="table-"] table').forEach(function (t) {
+      var fig = t.closest('figure'), room = Math.min(fig.getBoundingClientRect().right, edge);
+      if (t.getBoundingClientRect().right > room + 1 || t.scrollWidth > t.clientWidth + 1)
+        wide.push(fig.id);
+    });
+    // No table shown twice (a numbered table and the same table as raw cell output).
+    var seen = {}, twice = [];
+    document.querySelectorAll('table').forEach(function (t) {
+      if (!page.contains(t) || t.closest('.repro-parameters')) return;
+      // a stacked table's parts (helpers.core.report.StackedTable) count with their group's name
+      var prev = t.previousElementSibling;
+      var label = prev && prev.classList.contains('repro-group') ? prev.textContent + ': ' : '';
+      var key = label + t.textContent.replace(/\s+/g, ' ').trim();
+      if (key.length < 20) return;
+      if (seen[key]) twice.push((t.closest('[id]') || {}).id || 'table');
+      seen[key] = true;
+    });
     var out = document.createElement('pre');
     out.id = 'repro-check';
-    out.textContent = JSON.stringify({images: imgs.length, broken: broken, raw: raw, cut: cut, scroll: scroll, long: long,
+    out.textContent = JSON.stringify({images: imgs.length, broken: broken, raw: raw, cut: cut, scroll: scroll, long: long, wide: wide, twice: twice,
       typeset: document.querySelectorAll('mjx-container').length,
       mathjax: !!(window.MathJax && window.MathJax.startup)});
     document.body.appendChild(out);
@@ -205,8 +224,10 @@ def _chromium_cmd(profile_dir: str) -> list[str]:
 
 def check_in_chromium(page: Path, timeout: float = 120) -> dict:
     """Open ``page`` in headless Chromium (a 1280 px window) and report images, broken images,
-    raw TeX left, typeset formulas, code that scrolls sideways (``scroll``: its longest line) and
-    unfolded outputs over ``MAX_LOG_LINES`` lines (``long``) (a copy of the page with a checking script, next to the page)."""
+    raw TeX left, typeset formulas, tables cut off at the page edge (``cut``), numbered tables
+    wider than their column (``wide``), tables shown twice (``twice``), code that scrolls sideways
+    (``scroll``: its longest line) and unfolded outputs over ``MAX_LOG_LINES`` lines (``long``)
+    (a copy of the page with a checking script, next to the page)."""
     probe = page.with_name(f".check-{page.name}")
     source = page.read_text(encoding="utf-8")
     script = CHECK_SCRIPT.replace("IMAGE_DEADLINE_MS", str(IMAGE_DEADLINE_MS)).replace(

@@ -225,3 +225,24 @@ def test_book_problems_reads_executed_notebooks_and_artifacts(tmp_path):
     problems = checks.book_problems(executed, arts)
     assert any("metrics_cub.csv: Top-5 0.1 < Top-1 0.3" in p for p in problems), problems
     assert any("results.csv: val_acc = 1.3" in p for p in problems), problems
+
+
+def test_a_stacked_table_reads_back_as_one_table_in_groups():
+    import pandas as pd
+
+    from helpers.book import checks
+    from helpers.core import report
+
+    cols = pd.MultiIndex.from_tuples(
+        [("paper", "top1"), ("this build", "top1"), ("this build", "f1"), ("this build", "models that ran")]
+    )
+    df = pd.DataFrame(
+        [[0.19, 0.123456, 2.0, "x (stand-in)"], [0.11, float("nan"), 1.0, "y"]],
+        index=pd.MultiIndex.from_tuples([("DistilBERT", "VGG"), ("TF-IDF", "VGG")], names=["text", "image"]),
+        columns=cols,
+    )
+    html = report.StackedTable(df, max_columns=2)._repr_html_()
+    assert html.count("<table") == 3 and "(continued)" in html
+    back = checks.stacked_table(html)
+    assert list(back.columns) == ["text", "image", *cols]
+    assert back[("this build", "top1")].tolist()[0] == 0.123 and back[("this build", "f1")].tolist() == [2, 1]

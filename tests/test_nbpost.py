@@ -105,3 +105,40 @@ def test_mathjax_is_shipped_by_an_installed_package():
     es5 = sphinxext.mathjax_source()
     assert (es5 / "tex-mml-chtml.js").stat().st_size > 500_000
     assert (es5 / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+
+
+def test_parameters_box_keeps_whole_comments_reads_multiline_defaults_and_stars_only_changes():
+    v4 = nbformat.v4
+    params = v4.new_code_cell(
+        'profile = "quick"\nseed = 0\nrecipes = [\n    "book",\n    "paper",\n]  # training recipes\n'
+        'split = "leakfree"  # "leakfree": official test apart;\n# "paper": random 80/20, no test part\n'
+        "lr_classifier = None\n",
+        metadata={"tags": ["parameters"]},
+    )
+    injected = v4.new_code_cell(
+        '# Parameters\nprofile = "smoke"\nrecipes = ["book", "paper"]\nsplit = "paper"\n',
+        metadata={"tags": ["injected-parameters"]},
+    )
+    nb = v4.new_notebook(cells=[params, injected])
+    rows = {
+        name: (value, meaning, changed) for name, value, meaning, changed in nbpost.parameters_in_effect(nb)
+    }
+    assert rows["recipes"] == ('["book", "paper"]', "training recipes", False)
+    assert rows["split"] == (
+        '"paper"',
+        '"leakfree": official test apart; "paper": random 80/20, no test part',
+        True,
+    )
+    assert rows["profile"][2] is True and rows["seed"][2] is False
+    assert rows["seed"][:2] == ("0", nbpost.COMMON_MEANINGS["seed"])
+    assert rows["lr_classifier"][1] == "", "no comment and no common meaning"
+
+
+def test_every_notebook_parameter_has_a_meaning():
+    missing = []
+    for path in sorted((config.REPO_ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        missing += [
+            f"{path.stem}: {name}" for name, _, meaning, _ in nbpost.parameters_in_effect(nb) if not meaning
+        ]
+    assert not missing, "parameters without a comment in the parameters cell: " + ", ".join(missing)

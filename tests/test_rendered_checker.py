@@ -86,3 +86,19 @@ def test_links_outside_the_site_are_reported(tmp_path):
         "book/a.html -> ../../../shared/papers/README.md",
         "book/a.html names ../shared/papers",
     ]
+
+
+def test_a_wide_numbered_table_and_a_table_shown_twice_are_reported(tmp_path):
+    row = "<tr>" + "<td>0.123456789</td>" * 30 + "</tr>"
+    narrow = "<table><tr><td>row one</td><td>0.5</td></tr><tr><td>row two</td><td>0.25</td></tr></table>"
+    body = (
+        # a numbered table inside a scroll container: no longer accepted
+        f"<figure id='table-a1'><div style='overflow-x:auto'><table>{row}</table></div></figure>"
+        f"<figure id='table-a2'>{narrow}</figure>"
+        f"<div class='cell_output'>{narrow}</div>"
+    )
+    page = _page(tmp_path, f"<div style='width:900px'>{body}</div>")
+    result = check_in_chromium(page, timeout=90)
+    assert result["cut"] == []
+    assert result["wide"] == ["table-a1"]
+    assert result["twice"] == ["table"]

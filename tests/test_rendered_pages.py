@@ -7,7 +7,8 @@ every image loads, no raw TeX (``\\(``, ``\\[``, ``$$``) is left after MathJax r
 table runs past the page edge without a horizontal scroll bar, no code block scrolls sideways in
 a 1280 px window and no output of more than 30 lines is shown unfolded.  Every value a
 hand-written page pastes from a notebook is the one the notebook's page shows, and no page
-links outside the repository.
+links outside the repository; at 1280 px no numbered table is
+wider than its column (not even inside a scroll bar) and no table is shown twice.
 """
 
 import re
@@ -93,10 +94,12 @@ def test_pages_render_in_chromium(html_root):
     for page in pages(html_root):
         result = check_in_chromium(page)
         typeset += result["typeset"]
-        if result["broken"] or result["raw"] or result["cut"] or result["scroll"] or result["long"]:
+        keys = ("broken", "raw", "cut", "scroll", "long", "wide", "twice")
+        if any(result[k] for k in keys):
             problems[str(page.relative_to(html_root))] = result
     assert not problems, (
-        "broken images, raw TeX, tables cut off at the page edge, code that scrolls sideways "
-        f"or long unfolded outputs: {problems}"
+        "broken images, raw TeX, tables cut off at the page edge, code that scrolls sideways, "
+        "long unfolded outputs, numbered tables wider than their column at 1280 px (wide) or "
+        f"tables shown twice (twice): {problems}"
     )
     assert typeset > 0, "MathJax typeset no formula anywhere in the book"

@@ -21,12 +21,14 @@ from __future__ import annotations
 import json
 import math
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 
 from helpers.core.recorded import THIS_BUILD  # the last column group of Tables A1, B1, B2
+from helpers.core.report import STACKED_CLASS
 
 RETRIEVAL_METRICS = ("top1", "precision", "recall", "f1", "top5")
 GLUE_PREFIX = "application/papermill.record/"
@@ -137,12 +139,41 @@ def html_table(html: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=names)
 
 
+def stacked_table(html: str) -> pd.DataFrame:
+    """A :class:`helpers.core.report.StackedTable` back as one DataFrame: the index columns of the
+    first table, then each group's columns as ``(group, column)``."""
+    out = None
+    for piece in html.split('<p class="repro-group">')[1:]:
+        group, table = piece.split("</p>", 1)
+        group = re.sub(r"<span.*?</span>", "", group)  # "(continued)": the same group
+        df = html_table(table)
+        n_index = sum(1 for c in df.columns if not isinstance(c, tuple) and c in _index_names(table))
+        body = df.iloc[:, n_index:]
+        body.columns = [(unescape(group), c if not isinstance(c, tuple) else c[-1]) for c in body.columns]
+        out = (
+            pd.concat([df.iloc[:, :n_index], body], axis=1) if out is None else pd.concat([out, body], axis=1)
+        )
+    return out if out is not None else pd.DataFrame()
+
+
+def _index_names(table_html: str) -> list[str]:
+    p = _TableParser()
+    p.feed(table_html)
+    body = _grid(p.body)
+    n = next((i for i, c in enumerate(body[0]) if not c["th"]), len(body[0])) if body else 0
+    df = html_table(table_html)
+    return list(df.columns[:n])
+
+
 def glued_table(notebook: Path, name: str) -> pd.DataFrame:
-    """The DataFrame glued as ``name`` in an executed notebook (KeyError when it is not there)."""
+    """The DataFrame glued as ``name`` in an executed notebook (KeyError when it is not there);
+    a stacked table (one HTML table per column group) comes back as one table in groups."""
     bundle = glued_outputs(notebook)[name]
     if "text/html" not in bundle:
         raise KeyError(f"{name} was glued without an HTML table")
-    return html_table(bundle["text/html"])
+    html = bundle["text/html"]
+    html = "".join(html) if isinstance(html, list) else html
+    return stacked_table(html) if STACKED_CLASS in html else html_table(html)
 
 
 # --------------------------------------------------------------------------- checks

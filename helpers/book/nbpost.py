@@ -12,13 +12,16 @@ The "Running the book" page describes what a rendered page shows.
 
 from __future__ import annotations
 
+import ast
+import io
+import json
 import os
 import re
 import sys
+import tokenize
 from pathlib import Path
 
 import nbformat
-from papermill.translators import PythonTranslator
 
 from helpers.core import config
 
@@ -30,26 +33,90 @@ def _tags(cell) -> list[str]:
     return cell.metadata.setdefault("tags", [])
 
 
-def _parameters(cell) -> list:
-    return PythonTranslator.inspect(cell)
+#: meanings of the parameters every notebook has (CONTRIBUTING.md, "Profiles and parameters"),
+#: used where the parameters cell gives a parameter no comment of its own
+COMMON_MEANINGS = {
+    "profile": "smoke | quick | full | paper: the size of the run, shown in the captions",
+    "run": 'artifact namespace; "" means: the same as profile',
+    "data_source": '"" -> the data folder (env REPRO_DATA, else ../shared/data)',
+    "device": "auto | cpu | cuda",
+    "seed": "random seed of everything this notebook draws (subsets, splits, initialisation)",
+    "cpu_threads": "torch CPU threads",
+}
+
+
+def _show(value) -> str:
+    """A parameter value as it reads in Python, on one line, strings in double quotes."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        inner = ", ".join(_show(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_show(k)}: {_show(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _literal(source: str):
+    try:
+        return True, ast.literal_eval(source)
+    except (ValueError, SyntaxError):
+        return False, " ".join(source.split())
+
+
+def _parameters(cell) -> list[tuple[str, str, str]]:
+    """``(name, value source, meaning)`` of each top-level assignment of a parameters cell.
+
+    The value may span several lines (a list written one item per line); the meaning is every
+    comment on the assignment's lines and on the comment-only lines that follow it, joined."""
+    source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    comments: dict[int, str] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            comments[tok.start[0]] = tok.string.lstrip("#").strip()
+    lines = source.split("\n")
+    assigns = [n for n in tree.body if isinstance(n, ast.Assign | ast.AnnAssign)]
+    out = []
+    for k, node in enumerate(assigns):
+        target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+        if not isinstance(target, ast.Name) or node.value is None:
+            continue
+        stop = assigns[k + 1].lineno if k + 1 < len(assigns) else len(lines) + 1
+        own = [comments[i] for i in range(node.lineno, node.end_lineno + 1) if i in comments]
+        after = [
+            comments[i]
+            for i in range(node.end_lineno + 1, stop)
+            if i in comments and lines[i - 1].lstrip().startswith("#")
+        ]
+        value = ast.get_source_segment(source, node.value) or ""
+        out.append((target.id, value, " ".join(own + after)))
+    return out
 
 
 def parameters_in_effect(nb) -> list[tuple[str, str, str, bool]]:
-    """``(name, value source, help, changed)`` per parameter: the notebook's defaults (its
-    ``parameters`` cell, the ``quick`` values) overridden by papermill's injected cell."""
+    """``(name, value, meaning, changed)`` per parameter: the notebook's defaults (its
+    ``parameters`` cell, the ``quick`` values) overridden by papermill's injected cell; ``changed``
+    when the value in effect differs from the default (compared as Python values)."""
     rows: dict[str, list] = {}
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if cell.cell_type != "code":
             continue
         if "parameters" in tags:
-            for p in _parameters(cell):
-                rows[p.name] = [p.name, p.default, (p.help or "").strip(), False]
+            for name, value, help_ in _parameters(cell):
+                rows[name] = [name, value, help_ or COMMON_MEANINGS.get(name, ""), False]
         elif "injected-parameters" in tags:
-            for p in _parameters(cell):
-                row = rows.setdefault(p.name, [p.name, p.default, "", True])
-                row[3] = row[3] or row[1] != p.default
-                row[1] = p.default
+            for name, value, _ in _parameters(cell):
+                row = rows.setdefault(name, [name, value, COMMON_MEANINGS.get(name, ""), True])
+                row[3] = row[3] or _literal(row[1]) != _literal(value)
+                row[1] = value
+    for row in rows.values():
+        ok, literal = _literal(row[1])
+        row[1] = _show(literal) if ok else literal
     return [tuple(r) for r in rows.values()]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import torch
 
 from helpers.core import artifacts, config, report
@@ -49,6 +50,8 @@ def setup(
             dev = training.pick_device(device)
         if cpu_threads and (dev is None or dev.type == "cpu"):
             torch.set_num_threads(int(cpu_threads))
+    # tables show whole cells (the models tables' "why"); the book's CSS wraps them
+    pd.set_option("display.max_colwidth", None)
     if glue:
         report.glue_text(glue, profile)
     print(f"profile={profile} run={run}" + (f" device={dev}" if dev is not None else ""))

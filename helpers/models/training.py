@@ -73,8 +73,8 @@ def cpu_capability() -> str:
 def set_compute_dtype(dtype: str) -> None:
     """Run the forward passes (and the loss) of :func:`fit`, :func:`evaluate` and :func:`embed`
     in ``"float32"`` (the default) or under ``torch.autocast`` in ``"bfloat16"`` (mixed precision:
-    weights, gradients and optimiser state stay float32; 2-3x faster convolutions and matrix
-    products on CPUs with AVX512-BF16, measured in notebook 03's profile comments)."""
+    weights, gradients and optimiser state stay float32; faster convolutions and matrix products
+    only on CPUs with AVX512-BF16 or AMX: ``benchmarks/latest.md``, the one place that states by how much)."""
     _COMPUTE["dtype"] = _checked(dtype)
 
 

@@ -28,3 +28,17 @@ EPOCHS, BATCH_SIZE = 15, 32
 
 PAPER_UPSAMPLE = 3  # 50 px -> 150 px (``interpolate(..., scale_factor=3)`` in the authors' code)
 PAPER_SPLIT_SEED = 42  # the authors' seed for torch.utils.data.random_split
+
+#: the data the paper states: all 50,000 labelled IMDB reviews, split 40,000 / 10,000 at random
+#: (an 80 / 20 split), each a stack of 6 x 768 [CLS] numbers shown as a 50 x 50 image
+N_REVIEWS, N_TRAIN, N_VAL = 50_000, 40_000, 10_000
+TRAIN_FRACTION = N_TRAIN / N_REVIEWS
+CLS_LAYERS, BERT_HIDDEN, IMAGE_SIDE = 6, 768, 50
+N_FEATURES, N_PIXELS = CLS_LAYERS * BERT_HIDDEN, IMAGE_SIDE**2
+#: dropout of the first two dense layers of the classifier (section III.D)
+DROPOUT = 0.3
+#: the official IMDB halves the 50,000 reviews come from (Maas et al. 2011: 25,000 each)
+IMDB_OFFICIAL_SPLIT = 25_000
+#: the authors' code (not the paper's text): upsampled size and epochs, t-SNE iterations of 2021
+UPSAMPLED_SIDE = IMAGE_SIDE * PAPER_UPSAMPLE
+TSNE_ITERATIONS_2021 = 1_000

@@ -210,7 +210,7 @@ def extract_features(
     frozen ``module`` under ``torch.inference_mode`` in the ``channels_last`` memory format
     (measured in ``benchmarks/``: faster on CPU for these convolution stacks; the values agree with
     the eager ``no_grad`` pass to float rounding).  ``dtype="bfloat16"`` runs the convolutions
-    under ``torch.autocast`` in bfloat16 (2-3x faster on CPUs with AVX512-BF16; measured on the
+    under ``torch.autocast`` in bfloat16 (faster only on CPUs with AVX512-BF16 or AMX, by the ratio ``benchmarks/latest.md`` measures; on the
     stand-in slices a mean relative difference of about 2 % on random inputs and 4-14 % on real
     DeepInsight review images, ``benchmarks/latest.md``; in the quick build five of six Table A1
     rows moved by at most 2 points, resnext50's by -7.8); the default ``"float32"`` computes exactly.  ``out``: an array to fill (e.g. an

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers.core import recorded
-from helpers.paper_a import sentiment_model
+from helpers.core import recorded, report
+from helpers.paper_a import facts, sentiment_model
 from helpers.paper_a.head_recipes import PAPER_TABLE_I
 from helpers.paper_a.table_a1_runs import COLLAPSE_SHARE
 
@@ -150,3 +150,48 @@ def batch_dependence_table(
             rows.append({"paper's model": name, "model that ran": choice.used.split(" (")[0], **r})
     table = pd.DataFrame(rows)
     return table.round(3) if len(table) else table
+
+
+def recorded_setting(record: dict | None) -> str:
+    """How the recorded run trained Table A1 (from the parameters it recorded for notebooks 03 and
+    04): epochs of the paper recipe's, seeds, and the cached path's pre-processing and precision."""
+    if not record:
+        return "no run recorded yet"
+    p3 = record["notebooks"].get("03_feature_extractors", {}).get("params", {})
+    p4 = record["notebooks"].get("04_sentiment_training", {}).get("params", {})
+    epochs = p4.get("epochs") or facts.EPOCHS
+    dtype = p4.get("compute_dtype", "float32")
+    how = "under bfloat16 autocast" if dtype == "bfloat16" else f"in {dtype}"
+    cached = (
+        "on features cached once by notebook 03 (stored in float16; global Z-normalisation and "
+        "eval-mode batch norm, not the authors' batch-dependent loop)"
+        if p3.get("cache_features", True)
+        else "end to end"
+    )
+    recipes = p4.get("recipes", ["paper"])
+    of = f" of its {facts.EPOCHS}" if recipes == ["paper"] else ""
+    return (
+        f"{', '.join(recipes)} recipe for {epochs}{of} epochs, "
+        f"{len(p4.get('seeds', []))} seeds, {cached}, computed {how}"
+    )
+
+
+def batch_sentence(table: pd.DataFrame, column: str = "relative to the reviews' deviations") -> str:
+    """What notebook 03's batch-dependence table (Table A3) shows, said from its numbers: per
+    variant the range of ``column`` over the slices and the slices at or above 1."""
+    if table.empty:
+        return "the batch-dependence check did not run (batch_check = False)"
+    parts = []
+    for variant, rows in table.groupby("variant", sort=False):
+        by_model = rows.groupby("paper's model", sort=False)[column].mean()
+        lo, hi = (
+            ("under 0.001" if v < 0.0005 else report.human(v)) for v in (by_model.min(), by_model.max())
+        )
+        big = [m for m, v in by_model.items() if v >= 1]
+        where = f"{lo}-{hi}" if lo != hi else lo
+        parts.append(
+            f"{variant}: {where} times the reviews' deviations ("
+            + (f"at or above 1 for {', '.join(big)}" if big else "below 1 for every slice")
+            + ")"
+        )
+    return "; ".join(parts)

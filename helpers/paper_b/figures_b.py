@@ -276,6 +276,22 @@ def _bin_of(index: np.ndarray, size: int, n_bins: int) -> np.ndarray:
     return np.minimum((index * n_bins) // max(size, 1), n_bins - 1)
 
 
+def edge_bins(weights: np.ndarray, n_bins: int, top: int) -> tuple[int, int]:
+    """How many text bins and image bins the ``top`` strongest weights of Figures B8-B9 touch
+    (the same binning as :func:`bipartite_weights`), for the sentence under the figure."""
+    w = np.abs(np.asarray(weights))
+    flat = np.argpartition(w.ravel(), -min(top, w.size))[-min(top, w.size) :]
+    ti, ii = np.unravel_index(flat, w.shape)
+    return len(set(_bin_of(ti, w.shape[0], n_bins))), len(set(_bin_of(ii, w.shape[1], n_bins)))
+
+
+def saturated_rows(weights: np.ndarray, clip_percentile: float = 99.0) -> int:
+    """Text dimensions (rows of Figure B10) whose median |W| reaches the top of the panel's colour
+    scale (the ``clip_percentile`` of |W|): the bright full-width rows of a panel."""
+    a = np.abs(np.asarray(weights))
+    return int((np.median(a, axis=1) >= np.percentile(a, clip_percentile)).sum())
+
+
 def bipartite_weights(
     weights: np.ndarray,
     title: str,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from helpers.core import report
 from helpers.core.errors import ReproError
 from helpers.core.recorded import three_groups
 from helpers.core.weights import ModelChoice
@@ -103,3 +104,29 @@ def table_beside_paper(
         here["models that ran"] = (ran["text model"] + " → " + ran["image model"]).reindex(here.index)
     name = {"cub": "B1", "flowers": "B2"}[dataset]
     return three_groups(name, paper, here, record=record)
+
+
+def concentration_sentence(conc: pd.DataFrame, column: str = "top 1% share of |W|") -> str:
+    """The paper's "TF-IDF maps are sparser" said from notebook 08's numbers (Table B6): the mean
+    share of |W| in the largest 1 % of weights, TF-IDF pairs against the dense-encoder pairs."""
+    text = conc.index.to_series().str.split(" - ").str[0]
+    tfidf = conc.loc[text == "TF-IDF", column]
+    dense = conc.loc[text != "TF-IDF", column]
+    if tfidf.empty or dense.empty:
+        return "one of the two text encoders has no projection in this run"
+    name = text[text != "TF-IDF"].iloc[0]
+    a, b = float(tfidf.mean()), float(dense.mean())
+    said = report.compare_text(
+        "the mean share of |W| held by the largest 1 % of weights in the TF-IDF maps",
+        a,
+        f"in the {name} maps",
+        b,
+        more="larger",
+        less="smaller",
+        same="about the same",
+    )
+    if abs(a - b) <= 0.05 * max(a, b):
+        return f"{said}: neither encoder's maps are the sparser ones here"
+    sparser = "TF-IDF" if a > b else name
+    verdict = "agrees with" if a > b else "contradicts"
+    return f"{said}: the {sparser} maps are the more concentrated (sparser) ones, which {verdict} the paper's reading"
