@@ -206,20 +206,20 @@ def chromium() -> str | None:
     return None
 
 
+#: how Chromium starts here: as root (no sandbox), without a GPU, with a small /dev/shm, offline
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
 def _chromium_cmd(profile_dir: str) -> list[str]:
-    return [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile_dir}",
-    ]
+    return [chromium(), "--headless", *CHROMIUM_FLAGS, "--hide-scrollbars", f"--user-data-dir={profile_dir}"]
 
 
 def check_in_chromium(page: Path, timeout: float = 120) -> dict:

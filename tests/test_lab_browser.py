@@ -20,21 +20,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from rendered import chromium
+from rendered import CHROMIUM_FLAGS, chromium
 
 from helpers.book import run
 from helpers.core.config import REPO_ROOT
 
 NOTEBOOK = "01_bert_cls.ipynb"
-FLAGS = [  # as tests/rendered.py starts Chromium here (root, no GPU, small /dev/shm, offline)
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _free_port() -> int:
@@ -136,7 +127,7 @@ def test_notebook_01_runs_in_jupyterlab_in_a_browser(tmp_path, shared_data):
         base = f"http://127.0.0.1:{port}"
         _wait_http(f"{base}/api/status?token={token}", proc)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium(), args=FLAGS, headless=True)
+            browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS, headless=True)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}", timeout=120_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)

@@ -255,9 +255,7 @@ def train_one(task: dict) -> tuple[dict, dict]:
         znorm_stats=zstats,
     )
     zn = None if cached else ("batch" if rc.znorm == "batch" else zstats)
-    share = majority_share(
-        model,
-        x["val"],
+    seen_as = dict(  # how the model sees reviews: as in training
         device=device,
         images=not cached,
         scale=scale,
@@ -265,18 +263,9 @@ def train_one(task: dict) -> tuple[dict, dict]:
         znorm=zn,
         batch_size=256 if cached else rc.batch_size,
     )
+    share = majority_share(model, x["val"], **seen_as)
     test_acc = (
-        sentiment_model.predict_accuracy(
-            model,
-            x["test"],
-            y["test"],
-            device=device,
-            images=not cached,
-            scale=scale,
-            mode=rc.upsample_mode,
-            znorm=zn,
-            batch_size=256 if cached else rc.batch_size,
-        )
+        sentiment_model.predict_accuracy(model, x["test"], y["test"], **seen_as)
         if task["evaluate_test"]
         else float("nan")
     )
