@@ -31,10 +31,6 @@ from types import ModuleType
 from helpers.paper_a import facts as facts_a
 from helpers.paper_b import facts as facts_b
 
-#: headings whose sections the teaching pass (issue 15) rewrites into exercises; their numbers are
-#: reported separately (:func:`scan` with ``skip_sections=()``) until that pass lands
-EXERCISE_HEADINGS = ("Try this", "Exercises")
-
 _FENCE = re.compile(r"^(\s*)(`{3,}|:{3,})(.*)$")
 _ROLE = re.compile(r"\{[a-z:]+\}`[^`]*`")
 _CODE = re.compile(r"`[^`]*`")
@@ -205,7 +201,7 @@ def markdown_sources(root: Path) -> Iterator[tuple[str, str]]:
                 yield f"{nb.relative_to(root)}[cell {i}]", "".join(src) if isinstance(src, list) else src
 
 
-def scan(root: Path, skip_sections: tuple[str, ...] = EXERCISE_HEADINGS) -> list[Finding]:
+def scan(root: Path, skip_sections: tuple[str, ...] = ()) -> list[Finding]:
     """Every result number typed into the book's markdown under ``root`` (see the module doc)."""
     facts = fact_numbers()
     found: list[Finding] = []

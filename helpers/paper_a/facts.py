@@ -37,6 +37,15 @@ CLS_LAYERS, BERT_HIDDEN, IMAGE_SIDE = 6, 768, 50
 N_FEATURES, N_PIXELS = CLS_LAYERS * BERT_HIDDEN, IMAGE_SIDE**2
 #: dropout of the first two dense layers of the classifier (section III.D)
 DROPOUT = 0.3
+#: the authors' code, not the text (first commit): the auto-encoder's dropout per row, in its
+#: four convolution blocks (ResNet 0.2; ResNeXt, ShuffleNet and VGG 0.05)
+AUTHORS_AE_DROPOUT = {
+    "wide_resnet50_2": 0.2,
+    "resnext50_32x4d": 0.05,
+    "shufflenet_v2_x1_0": 0.05,
+    "vgg16": 0.05,
+}
+AUTHORS_AE_BLOCKS = 4
 #: the official IMDB halves the 50,000 reviews come from (Maas et al. 2011: 25,000 each)
 IMDB_OFFICIAL_SPLIT = 25_000
 #: the authors' code (not the paper's text): upsampled size and epochs, t-SNE iterations of 2021

@@ -154,7 +154,9 @@ def batch_dependence_table(
 
 def recorded_setting(record: dict | None) -> str:
     """How the recorded run trained Table A1 (from the parameters it recorded for notebooks 03 and
-    04): epochs of the paper recipe's, seeds, and the cached path's pre-processing and precision."""
+    04): epochs of the paper recipe's, seeds, and the cached path's pre-processing and precision.
+
+    Explained in notebook 04, section "Table I, side by side with the paper"."""
     if not record:
         return "no run recorded yet"
     p3 = record["notebooks"].get("03_feature_extractors", {}).get("params", {})

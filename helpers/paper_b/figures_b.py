@@ -278,7 +278,10 @@ def _bin_of(index: np.ndarray, size: int, n_bins: int) -> np.ndarray:
 
 def edge_bins(weights: np.ndarray, n_bins: int, top: int) -> tuple[int, int]:
     """How many text bins and image bins the ``top`` strongest weights of Figures B8-B9 touch
-    (the same binning as :func:`bipartite_weights`), for the sentence under the figure."""
+    (the same binning as :func:`bipartite_weights`), for the sentence under the figure.
+
+    Explained in notebook 08, section "Figures 8 and 9: strongest weights as a bipartite graph".
+    """
     w = np.abs(np.asarray(weights))
     flat = np.argpartition(w.ravel(), -min(top, w.size))[-min(top, w.size) :]
     ti, ii = np.unravel_index(flat, w.shape)
@@ -287,7 +290,10 @@ def edge_bins(weights: np.ndarray, n_bins: int, top: int) -> tuple[int, int]:
 
 def saturated_rows(weights: np.ndarray, clip_percentile: float = 99.0) -> int:
     """Text dimensions (rows of Figure B10) whose median |W| reaches the top of the panel's colour
-    scale (the ``clip_percentile`` of |W|): the bright full-width rows of a panel."""
+    scale (the ``clip_percentile`` of |W|): the bright full-width rows of a panel.
+
+    Explained in notebook 08, section "Figure B10: all six weight matrices".
+    """
     a = np.abs(np.asarray(weights))
     return int((np.median(a, axis=1) >= np.percentile(a, clip_percentile)).sum())
 
