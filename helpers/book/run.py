@@ -289,10 +289,11 @@ def execute_many(
 ) -> list[Path]:
     """Execute ``paths`` in dependency order (:func:`dependencies`), up to ``jobs`` notebooks at a
     time: Paper A's chain (01-04) and Paper B's (05-08) share nothing, so with ``jobs=2`` they run
-    side by side. Each notebook then gets ``cpu_threads`` = cores / notebooks that can run side by
-    side (``jobs``, or fewer where the selection has fewer independent chains), where it declares
-    the parameter and ``-p cpu_threads`` was not given: the count depends on what was selected,
-    never on timing, so a build gives the same numbers every time. Returns the executed notebooks in the order of ``paths``. After a failure no
+    side by side. Where two or more run side by side, each notebook gets ``cpu_threads`` = cores /
+    notebooks side by side (``jobs``, or fewer where the selection has fewer independent chains),
+    at most its profile's, where it declares the parameter and ``-p cpu_threads`` was not given:
+    the count depends on what was selected, never on timing. A single chain keeps the profile's
+    threads. Returns the executed notebooks in the order of ``paths``. After a failure no
     new notebook starts; the running ones finish, then the first error is raised."""
     paths = sorted(paths)
     chosen = {p.stem for p in paths}
@@ -335,11 +336,12 @@ def execute_many(
                     }
                     note = ""
                     if (
-                        jobs > 1
+                        side_by_side > 1
                         and "cpu_threads" not in overrides
                         and "cpu_threads" in declared_parameters(source)
-                    ):
-                        params["cpu_threads"] = max(1, tasks.cores() // side_by_side)
+                    ):  # never more than the profile asks for (0: torch's default, all cores)
+                        share = max(1, tasks.cores() // side_by_side)
+                        params["cpu_threads"] = min(share, params.get("cpu_threads") or share)
                         note = f", {params['cpu_threads']} thread(s)"
                     running[pool.submit(one, source, params, note)] = source.stem
                 if not running:
