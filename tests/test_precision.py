@@ -11,13 +11,12 @@ The stated tolerance for the bfloat16 option itself is below (``BF16_FEATURE_TOL
 import ast
 import contextlib
 
-import nbformat
 import numpy as np
 import pytest
 import torch
 import yaml
-from papermill.translators import PythonTranslator
 
+from helpers.book import notebook_graph
 from helpers.core.config import PROFILES, REPO_ROOT
 from helpers.models import training
 from helpers.paper_a import frozen_slices, head_recipes, preprocess
@@ -31,9 +30,7 @@ BF16_FEATURE_TOLERANCE = 0.15
 
 
 def _default(stem: str, name: str):
-    nb = nbformat.read(REPO_ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
-    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    declared = {p.name: p for c in cells for p in PythonTranslator.inspect(c)}
+    declared = notebook_graph.declared_parameters(REPO_ROOT / "notebooks" / f"{stem}.ipynb")
     return ast.literal_eval(declared[name].default)
 
 

@@ -35,7 +35,7 @@ import pandas as pd
 from helpers.book import run
 from helpers.book.readme import update_readme
 from helpers.book.record_tables import _mean_std, table_a1, table_b  # noqa: F401 (record._mean_std)
-from helpers.core import artifacts
+from helpers.core import artifacts, tasks
 from helpers.core.config import REPO_ROOT, check_profile, data_source, executed_root
 from helpers.core.errors import ReproError
 from helpers.core.recorded import B_METRICS, SCHEMA, load, results_path  # noqa: F401 (record.B_METRICS)
@@ -87,9 +87,8 @@ def machine() -> dict:
             gpu = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
     except Exception:  # pragma: no cover - torch is a dependency
         pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
-        "cores": cores,
+        "cores": tasks.cores(),
         "ram_gb": round(ram, 1),
         "cpu": cpu or "unknown",
         "cpu_capability": capability,  # torch's CPU kernels (AVX2 / AVX512) and +bf16 if native

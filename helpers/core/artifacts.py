@@ -26,14 +26,14 @@ from typing import Iterator, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from helpers.core import codekey
+from helpers.core import codekey, tasks
 from helpers.core.config import artifact_root
 from helpers.core.errors import ReproError
 
 DONE = "artifact.json"
 
 # Parameters that say where and how a notebook runs, not what it computes: never part of a key.
-PLACEMENT = ("profile", "run", "data_source", "device", "cpu_threads", "workers", "scheduler")
+PLACEMENT = ("profile", "run", "data_source", "device", "cpu_threads", *tasks.PLACEMENT)
 
 
 def parameter_names(notebook: os.PathLike) -> list[str]:

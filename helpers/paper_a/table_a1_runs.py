@@ -118,7 +118,7 @@ def train_runs(
         "scale": scale,
         "znorm": None if znorm is None else (znorm["mean"], znorm["std"]),
         "evaluate_test": evaluate_test and len(idx["test"]) > 0,
-        "compute_dtype": _compute_dtype(),
+        "compute_dtype": training.compute_dtype(),
     }
     if todo:
         items = (_remote_tasks if ex.remote else _local_tasks)(
@@ -132,10 +132,6 @@ def train_runs(
         results.append(result)
         histories[key].append(history)
     return results, histories
-
-
-def _compute_dtype() -> str:
-    return training.compute_dtype()  # set by the notebook (training.set_compute_dtype); workers need it
 
 
 def _read_result(path: Path):

@@ -38,7 +38,7 @@ def image_job(dataset: str, name: str, image_set, split, out, recipe: dict, sour
         "split": split,
         "out": str(out),
         "recipe": dict(recipe),
-        "compute_dtype": _compute_dtype(),
+        "compute_dtype": training.compute_dtype(),
     }
 
 
@@ -56,12 +56,8 @@ def caption_job(dataset: str, name: str, captions, split, out, recipe: dict) -> 
         "split": split,
         "out": str(out),
         "recipe": dict(recipe),
-        "compute_dtype": _compute_dtype(),
+        "compute_dtype": training.compute_dtype(),
     }
-
-
-def _compute_dtype() -> str:
-    return training.compute_dtype()  # set by the notebook; a worker process must set it too
 
 
 def run_job(job: dict):
