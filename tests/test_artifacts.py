@@ -87,55 +87,6 @@ def test_resumable_chunks_resume_after_interruption(tmp_path):
         artifacts.resumable_chunks(tmp_path / "e", 0, 3, compute)
 
 
-# Parameters that place a run (where, on what, under which name) and so never enter a key.
-EXCLUDED = {"profile", "run", "data_source", "device", "cpu_threads"}
-
-
-def _changed(value):
-    """A different value of the same kind as a parameter's default."""
-    if isinstance(value, bool):
-        return not value
-    if isinstance(value, (int, float)):
-        return value + 1
-    if isinstance(value, str):
-        return value + "-changed"
-    if isinstance(value, (list, tuple)):
-        return [*value, value[0] if value else 1]
-    return 1  # None
-
-
-def test_every_parameter_of_notebook_02_changes_its_key():
-    """A `-p NAME VALUE` re-run of notebook 02 (seed included: it draws the pixel probe's
-    subsample) must never find the old artifact; only the placement parameters are left out."""
-    import ast
-
-    from helpers.book.notebook_graph import declared_parameters
-    from helpers.core import codekey
-
-    path = codekey.notebook_dir() / "02_deepinsight.ipynb"
-    declared = {name: ast.literal_eval(p.default) for name, p in declared_parameters(path).items()}
-    assert "seed" in declared and set(artifacts.PLACEMENT) >= EXCLUDED
-    assert artifacts.parameter_names(path) == list(declared)
-    # the notebook builds its key from every parameter, not from a hand-written list
-    calls = [
-        node
-        for tree in codekey.notebook_cells(path)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and ast.unparse(node.func) == "artifacts.notebook_params"
-    ]
-    assert [ast.unparse(c.args[0]) + ", " + ast.unparse(c.args[1]) for c in calls] == [
-        "'02_deepinsight', globals()"
-    ]
-    base = artifacts.params_key(artifacts.notebook_params("02_deepinsight", declared))
-    for name in set(declared) - EXCLUDED:
-        namespace = {**declared, name: _changed(declared[name])}
-        key = artifacts.params_key(artifacts.notebook_params("02_deepinsight", namespace))
-        assert key != base, f"changing {name} of notebook 02 keeps its artifact key"
-    for name in EXCLUDED & set(declared):
-        namespace = {**declared, name: _changed(declared[name])}
-        assert artifacts.params_key(artifacts.notebook_params("02_deepinsight", namespace)) == base
-
-
 def test_notebook_params_needs_a_parameters_cell(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_NOTEBOOKS", str(tmp_path))
     (tmp_path / "09_x.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')

@@ -107,3 +107,41 @@ def part_counts_text(parts) -> str:
     text = f"{int(counts.get('train', 0)):,} train / {int(counts.get('val', 0)):,} validation"
     n_test = int(counts.get("test", 0))
     return text + (f" / {n_test:,} test reviews" if n_test else " reviews, no test part")
+
+
+def resolved_seed(split: str, split_seed: int | None) -> int:
+    """The seed :func:`assign_parts` used: ``split_seed``, else the split's own (leakfree 0,
+    paper 42, the authors')."""
+    if split_seed is not None:
+        return int(split_seed)
+    return PAPER_SPLIT_SEED if split == "paper" else 0
+
+
+def fit_rows(part: np.ndarray, fit_on: str) -> np.ndarray:
+    """Which reviews the scaler and the t-SNE layout see: the train part, or every review (the
+    paper's). Explained in notebook 02, section "The split: what trains, what validates"."""
+    return (part == "train") if fit_on == "train" else np.ones(len(part), dtype=bool)
+
+
+def describe(official_split, part: np.ndarray, *, split: str, seed: int, fit_on: str) -> tuple[str, str]:
+    """The two sentences notebook 02 glues: what the split drew, and what the layout was fitted on.
+    Explained in notebook 02, section "The split: what trains, what validates"."""
+    counts = {p: int((part == p).sum()) for p in ("train", "val", "test")}
+    if split == "paper":
+        split_text = (
+            f"split = paper: {counts['train']:,} training and {counts['val']:,} validation reviews, "
+            f"drawn by random_split (seed {seed}) from all {len(part):,} reviews of the run "
+            f"(official train and test together); no test part"
+        )
+    else:
+        n_official = int((np.asarray(official_split).astype(str) == "train").sum())
+        split_text = (
+            f"split = leakfree: {counts['train']:,} training and {counts['val']:,} validation reviews "
+            f"(a stratified split, seed {seed}, of the run's {n_official:,} official training "
+            f"reviews) and {counts['test']:,} official test reviews kept apart"
+        )
+    n_fit = int(fit_rows(part, fit_on).sum())
+    fit_text = f"{n_fit:,} reviews (fit_on = {fit_on}: " + (
+        "the training part only)" if fit_on == "train" else "every review of the run, as the paper did)"
+    )
+    return split_text, fit_text
