@@ -6,9 +6,9 @@ the quick profile in 8 minutes or less on a 2-core CPU, float32).
     .venv/bin/python -m benchmarks.book --from book/executed  # report a build that already ran
 
 Each measured way executes every notebook afresh (temporary artifact store and executed folder,
-so nothing is reused) and reads the time papermill recorded for each notebook. ``--jobs 1`` runs
-them one after the other with the profile's threads; ``--jobs 2`` runs Paper A's chain beside Paper
-B's, each notebook with half the cores (``helpers.book.run.execute_many``). The table, with the
+so nothing is reused) and reads the time papermill recorded for each notebook. Every notebook runs
+with its profile's threads; ``--jobs 1`` runs them one after the other, ``--jobs 2`` starts a
+notebook beside another where their threads fit the cores (``helpers.book.run.execute_many``). The table, with the
 machine, its CPU capability and the commit, goes to ``benchmarks/book.md``, which the "Running the
 book" page includes. Timings, not tests: the test suite never runs this.
 """

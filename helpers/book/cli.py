@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="notebooks executed at the same time where the dependency graph allows "
-        "(default: 2 on a machine with 2 or more cores: Paper A's and Paper B's chains side by side)",
+        "(default: 2 on a machine with 2 or more cores; notebooks start side by side only while their cpu_threads fit the cores)",
     )
     parser.add_argument(
         "--workers",

@@ -3,11 +3,11 @@
 * :func:`dependencies`: the notebooks whose artifacts it reads (``artifacts.latest(run, "NN_name")``);
 * :func:`ancestors`: those, and theirs, and so on (the artifacts whose keys enter its execution
   cache, ``helpers.book.run.upstream_keys``);
-* :func:`chains`: the groups of notebooks linked by dependencies (they can run side by side);
 * :func:`declared_parameters`: its ``parameters`` cell, name by name (papermill's own reading).
 
 Paper A's chain (01 -> 02 -> 03 -> 04) and Paper B's (05 -> 06 -> 07 -> 08) share no edge, so the
-runner executes them side by side ("Running the book").
+runner may execute their notebooks side by side where their threads fit the cores ("Running the
+book").
 """
 
 from __future__ import annotations
@@ -46,14 +46,3 @@ def declared_parameters(source: Path) -> dict:
     nb = nbformat.read(source, as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     return {p.name: p for c in cells for p in PythonTranslator.inspect(c)}
-
-
-def chains(needs: dict[str, set[str]]) -> list[set[str]]:
-    """The groups of notebooks linked by dependencies (``{stem: stems it reads}``): notebooks of
-    different groups can run side by side."""
-    groups: list[set[str]] = []
-    for stem, deps in needs.items():
-        linked = [g for g in groups if g & ({stem} | deps)]
-        merged = {stem, *deps}.union(*linked)
-        groups = [g for g in groups if g not in linked] + [merged]
-    return groups

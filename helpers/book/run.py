@@ -35,7 +35,7 @@ import papermill
 import yaml
 
 from helpers.book.nbpost import clean_executed
-from helpers.book.notebook_graph import ancestors, chains, declared_parameters, dependencies
+from helpers.book.notebook_graph import ancestors, declared_parameters, dependencies
 from helpers.core import codekey, recorded, tasks
 from helpers.core.config import REPO_ROOT, artifact_root, check_profile, executed_root
 from helpers.core.errors import ReproError
@@ -275,6 +275,17 @@ def execute(
     return output, True
 
 
+def notebook_threads(source: Path, params: dict, cores: int) -> int:
+    """The CPU threads notebook ``source`` uses with ``params``: its ``cpu_threads`` (0 or None:
+    all ``cores``, torch's default), at most ``cores``; all cores where it declares no such
+    parameter (its libraries use every core)."""
+    if "cpu_threads" not in declared_parameters(source):
+        return cores
+    wanted = params.get("cpu_threads", declared_parameters(source)["cpu_threads"].default)
+    wanted = int(wanted) if not isinstance(wanted, str) else int(ast.literal_eval(wanted) or 0)
+    return min(cores, wanted) if wanted else cores
+
+
 def execute_many(
     paths: list[Path],
     profile: str,
@@ -288,12 +299,12 @@ def execute_many(
     scheduler: str = "",
 ) -> list[Path]:
     """Execute ``paths`` in dependency order (:func:`dependencies`), up to ``jobs`` notebooks at a
-    time: Paper A's chain (01-04) and Paper B's (05-08) share nothing, so with ``jobs=2`` they run
-    side by side. Where two or more run side by side, each notebook gets ``cpu_threads`` = cores /
-    notebooks side by side (``jobs``, or fewer where the selection has fewer independent chains),
-    at most its profile's, where it declares the parameter and ``-p cpu_threads`` was not given:
-    the count depends on what was selected, never on timing. A single chain keeps the profile's
-    threads. Returns the executed notebooks in the order of ``paths``. After a failure no
+    time, side by side only while their CPU threads fit the machine's cores: each notebook runs
+    with the threads its profile (or ``-p cpu_threads``) gives it, 0 or none meaning all cores, and
+    a notebook starts beside the running ones only if the threads in use plus its own are at most
+    :func:`helpers.core.tasks.cores`. The runner never changes a notebook's threads, so a build's
+    numbers never depend on ``jobs`` or on timing (a fine-tune can differ in its last bits with the
+    thread count). Returns the executed notebooks in the order of ``paths``. After a failure no
     new notebook starts; the running ones finish, then the first error is raised."""
     paths = sorted(paths)
     chosen = {p.stem for p in paths}
@@ -304,7 +315,8 @@ def execute_many(
     errors: list[BaseException] = []
     lock = threading.Lock()
     jobs = max(1, jobs)
-    side_by_side = min(jobs, len(chains(needs)))
+    budget = tasks.cores()
+    threads: dict = {}  # running future -> the threads its notebook uses
 
     def one(source: Path, params: dict, note: str) -> Path:
         start = time.time()
@@ -327,28 +339,26 @@ def execute_many(
                     for p in paths
                     if p.stem not in done and p.stem not in running.values() and needs[p.stem] <= done
                 ]
-                while ready and len(running) < jobs and not errors:
-                    source = ready.pop(0)
+                for source in ready:
+                    if len(running) >= jobs or errors:
+                        break
                     params = {
                         **profile_parameters(source.stem, profile),
                         **overrides,
                         **placement_parameters(source, workers, scheduler),
                     }
-                    note = ""
-                    if (
-                        side_by_side > 1
-                        and "cpu_threads" not in overrides
-                        and "cpu_threads" in declared_parameters(source)
-                    ):  # never more than the profile asks for (0: torch's default, all cores)
-                        share = max(1, tasks.cores() // side_by_side)
-                        params["cpu_threads"] = min(share, params.get("cpu_threads") or share)
-                        note = f", {params['cpu_threads']} thread(s)"
-                    running[pool.submit(one, source, params, note)] = source.stem
+                    need = notebook_threads(source, params, budget)
+                    if running and sum(threads.values()) + need > budget:
+                        continue  # waits until enough cores are free; a smaller one may go first
+                    note = f", {need} thread(s)" if "cpu_threads" in declared_parameters(source) else ""
+                    future = pool.submit(one, source, params, note)
+                    running[future], threads[future] = source.stem, need
                 if not running:
                     break
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in finished:
                     stem = running.pop(future)
+                    threads.pop(future)
                     try:
                         outputs[stem] = future.result()
                         done.add(stem)

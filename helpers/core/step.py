@@ -138,7 +138,9 @@ class Step:
     def load(self, name: str) -> Any:
         """A value that ``save`` stored under ``name``."""
         if self.missing:
-            raise ReproError(f"{self.artifact.step} is not finished (key {self.key}): compute and save it first.")
+            raise ReproError(
+                f"{self.artifact.step} is not finished (key {self.key}): compute and save it first."
+            )
         return read_value(self.path, name)
 
     def __repr__(self) -> str:
