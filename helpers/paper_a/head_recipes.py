@@ -80,7 +80,7 @@ PAPER_TABLE_I: dict[str, Recipe] = {
 }
 
 
-# The book's own recipe, tuned on the `quick` data (800 / 200 reviews, stand-in models): 1e-3 for the
+# The book's own recipe, tuned on the `quick` data of the time (800 / 200 reviews, stand-in models): 1e-3 for the
 # auto-encoder and 1e-4 for the classifier trained the book head without collapse on every row
 # (1e-4 / 1e-3, the first guess, learned too slowly).  Chosen by looking at quick *validation*
 # accuracy, so that column is optimistic for this recipe (the test column is not).
