@@ -105,3 +105,29 @@ def test_every_parameter_changes_the_key(path):
 
 def test_notebook_02_keys_its_step_with_every_parameter():
     assert _step_calls(codekey.notebook_dir() / "02_deepinsight.ipynb")
+
+
+FOLDED = {"parameters", "remove-cell", "remove-input", "hide-input"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_visible_code_cells_are_short_and_steps_are_keyed_by_the_api(path):
+    """What a reader sees of a notebook is the science: every code cell shown on the page is at
+    most 20 lines (setup and figure code is folded), and no notebook builds an artifact or its
+    parameters by hand (``artifacts.Artifact`` / ``notebook_params``): ``step_api.Step`` keys it
+    with every parameter."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or FOLDED & set(cell.metadata.get("tags", [])):
+            continue
+        n = len(cell.source.strip().splitlines())
+        assert n <= 20, f"{path.stem} cell {i} shows {n} lines of code (at most 20)"
+    calls = {
+        ast.unparse(node.func)
+        for tree in codekey.notebook_cells(path)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+    }
+    assert not calls & {"artifacts.Artifact", "artifacts.notebook_params"}, path.stem
