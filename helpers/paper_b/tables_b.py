@@ -130,3 +130,28 @@ def concentration_sentence(conc: pd.DataFrame, column: str = "top 1% share of |W
     sparser = "TF-IDF" if a > b else name
     verdict = "agrees with" if a > b else "contradicts"
     return f"{said}: the {sparser} maps are the more concentrated (sparser) ones, which {verdict} the paper's reading"
+
+
+def reed_table(results: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Notebook 07's table of Reed et al.'s protocol (``table-b-reed``): per data set with captions
+    and per pair, Reed's zero-shot top-1 and AP@k, ``k``, the classes under ``k`` and the
+    per-caption Top-1, rounded to 3 digits.
+
+    Explained in notebook 07, section "Tables 1 and 2 beside the paper".
+    """
+    columns = ["reed_top1", "reed_ap50", "reed_k", "reed_under_k", "top1"]
+    parts = {d: r.set_index(["text", "image"])[columns] for d, r in results.items() if not r.empty}
+    return pd.concat(parts).round(3)
+
+
+def projection_table(by_method: dict[str, dict[str, pd.DataFrame]]) -> pd.DataFrame:
+    """Notebook 07's projection comparison (``table-b-projection``): the
+    :func:`helpers.paper_b.retrieval.projection_comparison` of every data set in ``by_method``
+    (data set -> projection -> :func:`helpers.paper_b.retrieval.evaluate_pairs` table), one under
+    the other; empty when no data set has captions.
+
+    Explained in notebook 07, section "Least squares or the authors' MLP?".
+    """
+    if not by_method:
+        return pd.DataFrame()
+    return pd.concat({d: retrieval.projection_comparison(m) for d, m in by_method.items()})
