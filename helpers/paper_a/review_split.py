@@ -111,7 +111,8 @@ def part_counts_text(parts) -> str:
 
 def resolved_seed(split: str, split_seed: int | None) -> int:
     """The seed :func:`assign_parts` used: ``split_seed``, else the split's own (leakfree 0,
-    paper 42, the authors')."""
+    paper 42, the authors'). Explained in notebook 02, section "The split: what trains, what
+    validates"."""
     if split_seed is not None:
         return int(split_seed)
     return PAPER_SPLIT_SEED if split == "paper" else 0
