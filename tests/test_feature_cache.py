@@ -9,11 +9,15 @@ paths. With float32 features the two paths agree to rounding; float16 storage ad
 error of about 2^-11 per value, which must not change predictions or the learning curve.
 """
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
-from helpers.paper_a import frozen_slices, head_recipes, preprocess
+from helpers.core import weights
+from helpers.core.errors import ReproError
+from helpers.paper_a import feature_cache, frozen_slices, head_recipes, preprocess
 from helpers.paper_a import sentiment_heads as sh
 from helpers.paper_a import sentiment_model as sm
 
@@ -68,3 +72,62 @@ def test_training_on_float16_features_follows_the_end_to_end_run(data):
     assert e2e["val_acc"][-1] >= 0.9  # and the problem was learnt
     np.testing.assert_allclose(cached["train_loss"], e2e["train_loss"], atol=0.01)
     np.testing.assert_allclose(cached["val_loss"], e2e["val_loss"], atol=0.01)
+
+
+def test_notebook03_cache_resumes_records_what_ran_and_notebook04_reads_it_back(data, tmp_path):
+    """feature_cache: the jobs (slices plus the random control), the chunked extraction (resumed
+    from its scratch chunks), the record beside the features, and RowInputs on both paths."""
+    imgs, _, ext, f32, _ = data
+    choice = weights.ModelChoice("alexnet", "stand-in slice", True, "ImageNet", "test")
+    with pytest.raises(ReproError, match="random_control='vgg16' must be one of extractors"):
+        feature_cache.extraction_jobs({"alexnet": ext}, "vgg16", seed=0, device="cpu")
+    jobs = feature_cache.extraction_jobs({"alexnet": ext}, "alexnet", seed=0, device="cpu")
+    assert list(jobs) == ["alexnet", "alexnet_random"] and jobs["alexnet"] is ext
+    kw = dict(scale=3, mode="bilinear", batch_size=32, device="cpu", dtype="float32")
+    feats = feature_cache.extract_in_chunks(ext, imgs, tmp_path / "scratch", **kw)
+    assert feats.dtype == np.float16 and feats.shape == f32.shape
+    np.testing.assert_array_equal(feats, frozen_slices.extract_features(ext, imgs, **kw))
+    chunk = next((tmp_path / "scratch").glob("chunk_*.npy"))
+    np.save(chunk, np.zeros_like(np.load(chunk)))  # a finished chunk is read, not computed again
+    assert not feature_cache.extract_in_chunks(ext, imgs, tmp_path / "scratch", **kw).any()
+
+    up02, up03 = tmp_path / "02", tmp_path / "03"
+    up02.mkdir(), up03.mkdir()
+    np.save(up02 / "images.npy", imgs)
+    (up02 / "znorm.json").write_text(json.dumps({"mean": 0.0, "std": 1.0}))
+    np.save(up03 / "features_alexnet.npy", feats)
+    params = {
+        "extractors": ["alexnet"],
+        "random_control": "alexnet",
+        "upsample": 3,
+        "upsample_mode": "bilinear",
+        "compute_dtype": "float32",
+        "cache_features": True,
+    }
+    feature_cache.write_meta(up03, params, jobs, [choice], 150)
+    meta = json.loads((up03 / "extractors.json").read_text())
+    assert meta["shapes"] == {n: list(f32.shape[1:]) for n in jobs} and meta["znorm"] == "global"
+    assert weights.load_choices(up03 / "models.json") == [choice]
+    cached = feature_cache.RowInputs(up02, up03, [choice], seed=0, device="cpu")
+    x, extractor = cached("alexnet")
+    assert cached.cached and cached.znorm is None and extractor is None
+    assert isinstance(x, np.memmap) and x.shape == feats.shape
+    feature_cache.write_meta(up03, {**params, "cache_features": False}, jobs, [choice], 150)
+    end_to_end = feature_cache.RowInputs(up02, up03, [choice], seed=0, device="cpu")
+    x, extractor = end_to_end("alexnet_random")
+    assert not end_to_end.cached and end_to_end.znorm == {"mean": 0.0, "std": 1.0}
+    np.testing.assert_array_equal(x, imgs)
+    assert not any(p.requires_grad for p in extractor.parameters())
+    assert not torch.equal(next(extractor.parameters()), next(ext.parameters()))  # re-initialised
+
+
+def test_extractor_table_counts_the_slice_and_both_heads(data):
+    _, _, ext, f32, _ = data
+    choice = weights.ModelChoice("alexnet", "stand-in slice (x)", True, "ImageNet", "test")
+    table = feature_cache.extractor_table({"alexnet": ext}, [choice], 150)
+    row = table.iloc[0]
+    assert row["paper's model"] == "alexnet" and row["output (C, H, W)"] == str(tuple(f32.shape[1:]))
+    assert row["frozen parameters"] == sum(p.numel() for p in ext.parameters())
+    assert row["book head parameters"] == sum(
+        p.numel() for p in sh.make_head("book", tuple(f32.shape[1:])).parameters()
+    )

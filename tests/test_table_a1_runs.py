@@ -120,3 +120,46 @@ def test_heads_for_each_recipe_its_own_head_unless_the_run_says_so():
         head_recipes.heads_for("paper", ["keras"])
     with pytest.raises(Exception, match="unknown recipe"):
         head_recipes.heads_for("paper", ["tf:book"])
+
+
+def test_plan_runs_every_row_recipe_and_head_with_the_cached_preprocessing():
+    """Notebook 04's smoke grid: the random control row, the paper head on its rows only, and on
+    cached features notebook 03's pre-processing whatever the recipe says."""
+    meta = {"extractors": ["alexnet", "vgg16"], "random_control": "alexnet", "cache_features": True}
+    kw = dict(paper_head_rows=["alexnet"], epochs=1, batch_size=None, lr_autoencoder=None, lr_classifier=None)
+    runs = head_recipes.plan_runs(
+        meta, ["book", "paper"], ["own", "paper:paper+std"], include_random_control=True, **kw
+    )
+    assert list(runs) == [
+        "alexnet | book recipe | book head",
+        "vgg16 | book recipe | book head",
+        "alexnet_random | book recipe | book head",
+        "alexnet | paper recipe | paper head",
+        "alexnet_random | paper recipe | paper head",
+        "alexnet | paper recipe | paper+std head",
+        "alexnet_random | paper recipe | paper+std head",
+    ]
+    row, rc = runs["alexnet_random | paper recipe | paper head"]
+    assert row == "alexnet_random" and rc.extractor == "alexnet" and rc.epochs == 1
+    assert (rc.upsample_mode, rc.znorm, rc.frozen_bn) == ("bilinear", "global", "eval")
+    assert rc.lr_autoencoder == head_recipes.PAPER_TABLE_I["alexnet"].lr_autoencoder
+    end_to_end = head_recipes.plan_runs(
+        {**meta, "cache_features": False}, ["paper"], [], include_random_control=False, **kw
+    )
+    assert list(end_to_end) == ["alexnet | paper recipe | paper head"]
+    rc = end_to_end["alexnet | paper recipe | paper head"][1]
+    assert (rc.upsample_mode, rc.znorm, rc.frozen_bn) == ("nearest", "batch", "train")
+    table = head_recipes.runs_table(runs)
+    assert table["run"].tolist() == list(runs) and not {"extractor", "source"} & set(table.columns)
+    params = head_recipes.runs_params(end_to_end)
+    assert params == {"alexnet | paper recipe | paper head": ["alexnet", rc.as_dict()]}
+
+
+def test_probe_features_flatten_the_cls_stacks_and_the_images(tmp_path):
+    np.save(tmp_path / "cls.npy", np.ones((4, 2, 3), np.float32))
+    np.save(tmp_path / "images.npy", np.zeros((4, 5, 5), np.float32))
+    feats = table_a1_runs.probe_features(tmp_path, tmp_path)
+    assert {k: v.shape for k, v in feats.items()} == {
+        "linear probe: [CLS] vectors": (4, 6),
+        "linear probe: DeepInsight pixels": (4, 25),
+    }

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import pandas as pd
+
 from helpers.core.errors import ReproError
 from helpers.paper_a.facts import BATCH_SIZE, EPOCHS, EXTRACTORS, TABLE_I
 from helpers.paper_a.sentiment_heads import HEADS
@@ -161,3 +163,77 @@ def heads_for(recipe_name: str, heads) -> list[str | None]:
         if value not in out:
             out.append(value)
     return out
+
+
+def plan_runs(
+    meta: dict,
+    recipes,
+    heads,
+    *,
+    include_random_control: bool,
+    paper_head_rows,
+    epochs: int | None,
+    batch_size: int | None,
+    lr_autoencoder: float | None,
+    lr_classifier: float | None,
+) -> dict[str, tuple[str, Recipe]]:
+    """Notebook 04's runs, ``{"<row> | <recipe> recipe | <head> head": (row, Recipe)}``: every row of
+    notebook 03's ``extractors.json`` (``meta``; with ``include_random_control`` also its
+    ``<name>_random`` row) under every recipe and head (:func:`heads_for`), with the notebook's
+    overrides (None: the recipe's).  A paper-style head trains only on ``paper_head_rows`` (None:
+    every row).  On cached features the pre-processing is notebook 03's whatever the recipe says
+    (its upsampling, global Z-normalisation, running-statistics batch norm).
+
+    Explained in notebook 04, section "The recipes".
+    """
+    control = meta.get("random_control")
+    rows = meta["extractors"] + ([f"{control}_random"] if include_random_control and control else [])
+    fixed = (
+        {"upsample_mode": meta.get("upsample_mode", "bilinear"), "znorm": "global", "frozen_bn": "eval"}
+        if meta["cache_features"]
+        else {}
+    )
+    runs = {}
+    for rname in recipes:
+        for head in heads_for(rname, heads):
+            for row in rows:
+                name = row.removesuffix("_random")
+                rc = recipe(
+                    name,
+                    rname,
+                    epochs=epochs,
+                    batch_size=batch_size,
+                    head=head,
+                    lr_autoencoder=lr_autoencoder,
+                    lr_classifier=lr_classifier,
+                    **fixed,
+                )
+                if (
+                    rc.head.startswith("paper")
+                    and paper_head_rows is not None
+                    and name not in paper_head_rows
+                ):
+                    continue
+                runs[f"{row} | {rc.name} recipe | {rc.head} head"] = (row, rc)
+    return runs
+
+
+def runs_table(runs: dict[str, tuple[str, Recipe]]) -> pd.DataFrame:
+    """One line per run of :func:`plan_runs`: its name and the recipe fields that ran.
+
+    Explained in notebook 04, section "The recipes".
+    """
+    return pd.DataFrame(
+        [
+            {"run": k, **{f: v for f, v in rc.as_dict().items() if f not in ("extractor", "source")}}
+            for k, (row, rc) in runs.items()
+        ]
+    )
+
+
+def runs_params(runs: dict[str, tuple[str, Recipe]]) -> dict:
+    """The runs as plain values, ``{key: [row, recipe fields]}``: what keys notebook 04's step.
+
+    Explained in notebook 04, section "Training".
+    """
+    return {k: [row, rc.as_dict()] for k, (row, rc) in runs.items()}

@@ -332,3 +332,17 @@ def linear_probes(features: dict[str, np.ndarray], y: np.ndarray, idx: dict) -> 
             }
         )
     return probes
+
+
+def probe_features(up01: Path, up02: Path) -> dict[str, np.ndarray]:
+    """The feature sets of :func:`linear_probes`, one flat row per review: notebook 01's [CLS]
+    stacks (``up01``) and notebook 02's DeepInsight images (``up02``).
+
+    Explained in notebook 04, section "Training".
+    """
+    cls = np.load(Path(up01) / "cls.npy")
+    images = np.load(Path(up02) / "images.npy")
+    return {
+        "linear probe: [CLS] vectors": cls.reshape(len(cls), -1),
+        "linear probe: DeepInsight pixels": images.reshape(len(images), -1),
+    }
