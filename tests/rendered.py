@@ -145,6 +145,14 @@ CHECK_SCRIPT = r"""
       if (lines <= MAX_LOG_LINES) return;
       long.push(lines + ' lines: ' + p.textContent.slice(0, 80));
     });
+    // A displayed formula must fit the page's column (MathJax does not wrap one: it is cut).
+    var math = [];
+    document.querySelectorAll('mjx-container[display="true"]').forEach(function (m) {
+      var box = m.getBoundingClientRect(), inner = m.firstElementChild;
+      var right = inner ? inner.getBoundingClientRect().right : box.right;
+      if (m.offsetParent !== null && (right > Math.min(box.right, edge) + 1 || m.scrollWidth > m.clientWidth + 1))
+        math.push(((m.closest('[id]') || {}).id || 'formula') + ': ' + m.textContent.slice(0, 60));
+    });
     // A numbered table (a glued figure named table-*) must fit its column without scrolling.
     var wide = [];
     document.querySelectorAll('figure[id^="table-"] table').forEach(function (t) {
@@ -166,7 +174,7 @@ CHECK_SCRIPT = r"""
     });
     var out = document.createElement('pre');
     out.id = 'repro-check';
-    out.textContent = JSON.stringify({images: imgs.length, broken: broken, raw: raw, cut: cut, scroll: scroll, long: long, wide: wide, twice: twice,
+    out.textContent = JSON.stringify({images: imgs.length, broken: broken, raw: raw, cut: cut, scroll: scroll, long: long, wide: wide, twice: twice, math: math,
       typeset: document.querySelectorAll('mjx-container').length,
       mathjax: !!(window.MathJax && window.MathJax.startup)});
     document.body.appendChild(out);

@@ -102,3 +102,15 @@ def test_a_wide_numbered_table_and_a_table_shown_twice_are_reported(tmp_path):
     assert result["cut"] == []
     assert result["wide"] == ["table-a1"]
     assert result["twice"] == ["table"]
+
+
+def test_a_displayed_formula_cut_at_the_column_edge_is_reported(tmp_path):
+    def formula(width, name):
+        return (
+            f"<div id='{name}'><mjx-container display='true' style='display:block;overflow:hidden'>"
+            f"<span style='display:inline-block;width:{width}px'>I = {name}</span></mjx-container></div>"
+        )
+
+    page = _page(tmp_path, f"<div style='width:500px'>{formula(2000, 'long')}{formula(200, 'short')}</div>")
+    result = check_in_chromium(page, timeout=90)
+    assert result["math"] == ["long: I = long"]

@@ -94,12 +94,12 @@ def test_pages_render_in_chromium(html_root):
     for page in pages(html_root):
         result = check_in_chromium(page)
         typeset += result["typeset"]
-        keys = ("broken", "raw", "cut", "scroll", "long", "wide", "twice")
+        keys = ("broken", "raw", "cut", "scroll", "long", "wide", "twice", "math")
         if any(result[k] for k in keys):
             problems[str(page.relative_to(html_root))] = result
     assert not problems, (
         "broken images, raw TeX, tables cut off at the page edge, code that scrolls sideways, "
-        "long unfolded outputs, numbered tables wider than their column at 1280 px (wide) or "
-        f"tables shown twice (twice): {problems}"
+        "long unfolded outputs, numbered tables wider than their column at 1280 px (wide), "
+        f"tables shown twice (twice) or displayed formulas cut at the column's edge (math): {problems}"
     )
     assert typeset > 0, "MathJax typeset no formula anywhere in the book"
