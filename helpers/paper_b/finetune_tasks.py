@@ -14,13 +14,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers.data import cub, flowers
-from helpers.models import finetune, training
+from helpers.models import finetune, image_classifiers, text_encoders, training
 from helpers.paper_b import retrieval_data
 
 
 def _load_images(dataset: str, source):
     loaders = {"cub": cub.load_cub, "flowers": flowers.load_flowers}
     return loaders[dataset](source)
+
+
+def models_to_run(image_models, text_model: str, allow_standin: bool) -> dict:
+    """The models that will run (the paper's or a stand-in, ``ModelChoice.used``), as they go into
+    notebook 06's key: installing the paper's weights later recomputes the embeddings instead of
+    reusing the stand-ins'.
+
+    Explained in notebook 06, section "Inputs: the split and the captions of notebook 05".
+    """
+    return {
+        "text": text_encoders.resolve_text_model(text_model, allow_standin=allow_standin).used,
+        "images": {
+            name: image_classifiers.resolve_classifier(name, allow_standin=allow_standin).used
+            for name in image_models
+        },
+    }
 
 
 def image_job(dataset: str, name: str, image_set, split, out, recipe: dict, source, *, remote: bool) -> dict:
@@ -83,3 +99,27 @@ def run_job(job: dict):
             name, job["table"], job["split"], checkpoint=out / f"ckpt_text_{d}.pt", **job["recipe"]
         ),
     )
+
+
+def run_image_jobs(ex, image_sets: dict, split: dict, image_models, out, recipe: dict, source) -> dict:
+    """Every (data set, image model) fine-tune on the executor ``ex`` (``helpers.core.tasks``);
+    returns their ``CachedEmbedding`` keyed by ``(dataset, model)``.
+
+    Explained in notebook 06, section "Image classifiers".
+    """
+    keys = [(d, name) for d in image_sets for name in image_models]
+    jobs = [
+        image_job(d, name, image_sets[d], split[d], out, recipe, source, remote=ex.remote) for d, name in keys
+    ]
+    return dict(zip(keys, ex.map(run_job, jobs, desc="image fine-tunes")))
+
+
+def run_caption_jobs(ex, name: str, captions: dict, split: dict, out, recipe: dict) -> dict:
+    """The caption classifier ``name`` fine-tuned on every data set that has captions
+    (``captions[d]`` not None), on the executor ``ex``; returns ``{dataset: CachedEmbedding}``.
+
+    Explained in notebook 06, section "Caption classifier (DistilBERT)".
+    """
+    with_captions = [d for d in captions if captions[d] is not None]
+    jobs = [caption_job(d, name, captions[d], split[d], out, recipe) for d in with_captions]
+    return dict(zip(with_captions, ex.map(run_job, jobs, desc="caption fine-tunes")))
