@@ -9,11 +9,11 @@
     python -m helpers.run 04 --profile paper --workers 4                     # Table A1's runs on 4 processes
 
 Notebooks run in the order of their dependencies (the artifacts of earlier notebooks each one
-reads), up to ``--jobs`` at a time (default 2: Paper A's chain beside Paper B's, each with half
-the cores). An executed notebook is reused when its source, its parameters, the helper code it uses
-(``helpers.core.codekey``) and the artifacts of the earlier notebooks it reads are unchanged and the
-artifacts it produced still exist (QuantEcon-style execution cache); ``--force`` re-executes.  A failing notebook is kept under ``<executed>/failed/`` for inspection
-and the previous good one is left in place.  Defined on the "Running the book" page.
+reads), up to ``--jobs`` at a time where their CPU threads fit the cores. An executed notebook is
+reused when its source, its parameters, the helper code it uses (``helpers.core.codekey``) and the
+artifacts of the earlier notebooks it reads are unchanged and the artifacts it produced still
+exist (QuantEcon-style execution cache); ``--force`` re-executes. A failing notebook is kept under
+``<executed>/failed/`` and the previous good one is left in place ("Running the book").
 """
 
 from __future__ import annotations
@@ -279,11 +279,9 @@ def notebook_threads(source: Path, params: dict, cores: int) -> int:
     """The CPU threads notebook ``source`` uses with ``params``: its ``cpu_threads`` (0 or None:
     all ``cores``, torch's default), at most ``cores``; all cores where it declares no such
     parameter (its libraries use every core)."""
-    if "cpu_threads" not in declared_parameters(source):
-        return cores
-    wanted = params.get("cpu_threads", declared_parameters(source)["cpu_threads"].default)
-    wanted = int(wanted) if not isinstance(wanted, str) else int(ast.literal_eval(wanted) or 0)
-    return min(cores, wanted) if wanted else cores
+    declared = declared_parameters(source).get("cpu_threads")
+    wanted = params.get("cpu_threads", ast.literal_eval(declared.default) if declared else 0)
+    return min(cores, int(wanted)) if wanted else cores
 
 
 def execute_many(
@@ -303,20 +301,17 @@ def execute_many(
     with the threads its profile (or ``-p cpu_threads``) gives it, 0 or none meaning all cores, and
     a notebook starts beside the running ones only if the threads in use plus its own are at most
     :func:`helpers.core.tasks.cores`. The runner never changes a notebook's threads, so a build's
-    numbers never depend on ``jobs`` or on timing (a fine-tune can differ in its last bits with the
-    thread count). Returns the executed notebooks in the order of ``paths``. After a failure no
-    new notebook starts; the running ones finish, then the first error is raised."""
+    numbers never depend on ``jobs`` or timing. Returns the executed notebooks in the order of
+    ``paths``. After a failure no new one starts; the running ones finish, then it raises."""
     paths = sorted(paths)
     chosen = {p.stem for p in paths}
     needs = {p.stem: dependencies(p) & chosen for p in paths}
     outputs: dict[str, Path] = {}
     done: set[str] = set()
-    running: dict = {}
+    running, threads = {}, {}  # future -> its notebook's stem / the threads it uses
     errors: list[BaseException] = []
     lock = threading.Lock()
-    jobs = max(1, jobs)
-    budget = tasks.cores()
-    threads: dict = {}  # running future -> the threads its notebook uses
+    jobs, budget = max(1, jobs), tasks.cores()
 
     def one(source: Path, params: dict, note: str) -> Path:
         start = time.time()
@@ -357,8 +352,7 @@ def execute_many(
                     break
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in finished:
-                    stem = running.pop(future)
-                    threads.pop(future)
+                    stem, _ = running.pop(future), threads.pop(future)
                     try:
                         outputs[stem] = future.result()
                         done.add(stem)
