@@ -15,7 +15,7 @@ papers' own numbers.
 from __future__ import annotations
 
 from helpers.book import verdicts
-from helpers.paper_a.facts import VAL_ACC_RANGE
+from helpers.paper_a.facts import CONTROL_SUFFIXES, LAYOUT_SUFFIX, RANDOM_SUFFIX, VAL_ACC_RANGE, slice_of
 from helpers.paper_b.facts import REED_CUB_TOP1
 
 CLS_PROBE = "linear probe: [CLS] vectors"
@@ -51,7 +51,7 @@ def _image_rows(rows: list[dict]) -> list[dict]:
         r
         for r in rows
         if not r["row"].startswith("linear probe")
-        and not r["row"].split(" | ")[0].endswith("_random")
+        and slice_of(r["row"].split(" | ")[0]) == r["row"].split(" | ")[0]
         and _mean(r, "val_acc") is not None
     ]
 
@@ -142,22 +142,40 @@ def paper_a(record: dict | None) -> str:
                 else "."
             )
         )
-    pairs = []
-    for r in rows:
-        name, _, rest = r["row"].partition(" | ")
-        if name.endswith("_random") and f"{name.removesuffix('_random')} | {rest}" in by_run:
-            pairs.append((by_run[f"{name.removesuffix('_random')} | {rest}"], r))
-    if pairs:
-        texts = []
-        for pre, rnd in pairs:
-            v = verdicts.interval(pre, rnd)
-            texts.append(
-                f"*{pre['row']}* {_mean(pre, 'val_acc'):.3f} against {_mean(rnd, 'val_acc'):.3f} with "
-                f"the same slice randomly initialised: {v.text()}"
-            )
-        out.append("**Does ImageNet pre-training beat the random slice?** " + "; ".join(texts) + ".")
+    out += [_control_answer(rows, by_run, suffix) for suffix in CONTROL_SUFFIXES]
     out.append(verdicts.RULE)
     return "\n\n".join(out)
+
+
+CONTROL_QUESTIONS = {
+    RANDOM_SUFFIX: (
+        "Does ImageNet pre-training beat the random slice?",
+        "the same slice randomly initialised",
+    ),
+    LAYOUT_SUFFIX: (
+        "Does the DeepInsight layout matter?",
+        "the same slice on the layout control (features on permuted pixels)",
+    ),
+}
+
+
+def _control_answer(rows: list[dict], by_run: dict, suffix: str) -> str:
+    """One control question of :data:`CONTROL_QUESTIONS`: every Table A1 run beside its control run
+    (the same recipe and head on ``<slice><suffix>``), each pair with its verdict."""
+    question, control = CONTROL_QUESTIONS[suffix]
+    texts = []
+    for r in rows:
+        name, _, rest = r["row"].partition(" | ")
+        base = f"{slice_of(name)} | {rest}"
+        if name.endswith(suffix) and base in by_run and _mean(r, "val_acc") is not None:
+            pre = by_run[base]
+            texts.append(
+                f"*{pre['row']}* {_mean(pre, 'val_acc'):.3f} against {_mean(r, 'val_acc'):.3f} with "
+                f"{control}: {verdicts.interval(pre, r).text()}"
+            )
+    if not texts:
+        return f"**{question}** Not determined: the recorded run has no such control (it was recorded without it)."
+    return f"**{question}** " + "; ".join(texts) + "."
 
 
 def paper_b(record: dict | None) -> str:

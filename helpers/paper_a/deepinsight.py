@@ -248,7 +248,7 @@ class DeepInsight:
         cls = image_transformer_class(self.bounding_rectangle)
         self.transformer = cls(feature_extractor=_Precomputed(self.embedding), pixels=self.pixels)
         self.transformer.fit(np.empty((0, len(self.embedding))))
-        self._groups = _pixel_groups(self.transformer.coords(), self.transformer.pixels)
+        self._groups = pixel_groups(self.transformer.coords(), self.transformer.pixels)
 
     def _check_fitted(self, what: str) -> None:
         if self.transformer is None:
@@ -306,7 +306,7 @@ class DeepInsight:
         return self.transformer.feature_density_matrix()
 
 
-def _pixel_groups(coords: np.ndarray, pixels) -> list[tuple[np.ndarray, np.ndarray]]:
+def pixel_groups(coords: np.ndarray, pixels) -> list[tuple[np.ndarray, np.ndarray]]:
     """Pixels grouped by how many features they hold: ``[(pixel ids, (pixels, k) feature
     columns)]``, the features of a pixel in increasing order (as ``np.where`` gives them to the
     library's loop)."""

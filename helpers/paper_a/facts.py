@@ -51,3 +51,17 @@ IMDB_OFFICIAL_SPLIT = 25_000
 #: the authors' code (not the paper's text): upsampled size and epochs, t-SNE iterations of 2021
 UPSAMPLED_SIDE = IMAGE_SIDE * PAPER_UPSAMPLE
 TSNE_ITERATIONS_2021 = 1_000
+
+# --- not the paper's: the names of the book's control rows beside Table I's ------------------
+#: Table A1's control rows are named "<slice><suffix>": the slice randomly initialised (notebook
+#: 03's random control) and the ImageNet slice on notebook 02's layout-control images.
+RANDOM_SUFFIX, LAYOUT_SUFFIX = "_random", "_layout"
+CONTROL_SUFFIXES = {RANDOM_SUFFIX: "random init", LAYOUT_SUFFIX: "random layout"}
+
+
+def slice_of(row: str) -> str:
+    """The ImageNet slice behind a Table A1 row (``alexnet_random``, ``alexnet_layout`` -> ``alexnet``)."""
+    for suffix in CONTROL_SUFFIXES:
+        if row.endswith(suffix):
+            return row.removesuffix(suffix)
+    return row

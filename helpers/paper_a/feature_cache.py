@@ -20,7 +20,8 @@ from torch import nn
 
 from helpers.core import artifacts, weights
 from helpers.core.errors import ReproError
-from helpers.paper_a import frozen_slices, sentiment_heads, sentiment_model
+from helpers.paper_a import frozen_slices, preprocess, sentiment_heads, sentiment_model
+from helpers.paper_a.facts import LAYOUT_SUFFIX, RANDOM_SUFFIX, slice_of
 
 #: reviews per saved chunk of features (an interrupted extraction resumes at the next chunk)
 CHUNK = 512
@@ -52,24 +53,59 @@ def extractor_table(modules: dict[str, nn.Module], choices, size: int) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def extraction_jobs(modules: dict[str, nn.Module], random_control: str, *, seed: int, device) -> dict:
+def extraction_jobs(
+    modules: dict[str, nn.Module], random_control: str, *, seed: int, device, layout_control: str = ""
+) -> dict:
     """``{name: module}`` to extract: every slice of ``modules`` plus, when ``random_control`` names
     one of them, its randomly initialised copy ``<name>_random``
-    (:func:`helpers.paper_a.sentiment_model.random_control`).
+    (:func:`helpers.paper_a.sentiment_model.random_control`) and, when ``layout_control`` names one,
+    the same ImageNet slice ``<name>_layout`` for notebook 02's layout-control images
+    (:func:`job_images`).
 
     Explained in notebook 03, section "Features once, training many times".
     """
     jobs = dict(modules)
-    if random_control:
-        if random_control not in modules:
+    for param, name in (("random_control", random_control), ("layout_control", layout_control)):
+        if name and name not in modules:
             raise ReproError(
-                f"random_control={random_control!r} must be one of extractors {list(modules)} "
-                "(or empty for no control)."
+                f"{param}={name!r} must be one of extractors {list(modules)} (or empty for no control)."
             )
-        jobs[f"{random_control}_random"] = sentiment_model.random_control(
+    if random_control:
+        jobs[f"{random_control}{RANDOM_SUFFIX}"] = sentiment_model.random_control(
             modules[random_control], seed=seed
         ).to(device)
+    if layout_control:
+        jobs[f"{layout_control}{LAYOUT_SUFFIX}"] = modules[layout_control]
     return jobs
+
+
+def layout_images(up02: Path) -> np.ndarray | None:
+    """Notebook 02's layout-control images, Z-normalised with their own training statistics
+    (``znorm_layout.json``); None when notebook 02 ran without the control (``layout_seed`` None).
+
+    Explained in notebook 03, section "Features once, training many times".
+    """
+    path = Path(up02) / "images_layout.npy"
+    if not path.is_file():
+        return None
+    z = json.loads((Path(up02) / "znorm_layout.json").read_text())
+    return preprocess.z_normalize(np.load(path), z["mean"], z["std"])
+
+
+def job_images(name: str, images_z: np.ndarray, layout_z: np.ndarray | None) -> np.ndarray:
+    """The Z-normalised images extraction job ``name`` reads: the layout-control images for a
+    ``<slice>_layout`` job, notebook 02's t-SNE images for every other.
+
+    Explained in notebook 03, section "Features once, training many times".
+    """
+    if not name.endswith(LAYOUT_SUFFIX):
+        return images_z
+    if layout_z is None:
+        raise ReproError(
+            f"{name}: notebook 02 stored no layout-control images (layout_seed None); run it with "
+            "a layout_seed or set layout_control to empty."
+        )
+    return layout_z
 
 
 def extract_in_chunks(
@@ -114,6 +150,7 @@ def write_meta(folder: Path, params: dict, jobs: dict[str, nn.Module], choices, 
     meta = {
         "extractors": params["extractors"],
         "random_control": params["random_control"],
+        "layout_control": params.get("layout_control", ""),
         "upsample": params["upsample"],
         "upsample_mode": params["upsample_mode"],
         "znorm": "global",
@@ -142,16 +179,25 @@ class RowInputs:
         meta = json.loads((self.up03 / "extractors.json").read_text())
         self.cached = bool(meta["cache_features"])
         self.znorm = None if self.cached else json.loads((self.up02 / "znorm.json").read_text())
-        self._images = None
+        self._images = {}  # layout control or not -> raw images
+
+    def _layout_images(self) -> np.ndarray:
+        """The layout-control images, shifted and scaled so that the runs' global Z-normalisation
+        (the t-SNE images' ``znorm``) gives them their own (``znorm_layout.json``); per-batch Z
+        does not see the difference."""
+        own = json.loads((self.up02 / "znorm_layout.json").read_text())
+        x = np.load(self.up02 / "images_layout.npy")
+        return ((x - own["mean"]) / own["std"] * self.znorm["std"] + self.znorm["mean"]).astype(np.float32)
 
     def __call__(self, row: str):
         if self.cached:
             return np.load(self.up03 / f"features_{row}.npy", mmap_mode="r"), None
-        if self._images is None:  # raw: each recipe Z-normalises (globally or per batch)
-            self._images = np.load(self.up02 / "images.npy")
-        name = row.removesuffix("_random")
+        layout = row.endswith(LAYOUT_SUFFIX)
+        if layout not in self._images:  # raw: each recipe Z-normalises (globally or per batch)
+            self._images[layout] = self._layout_images() if layout else np.load(self.up02 / "images.npy")
+        name = slice_of(row)
         standin = next(c.is_standin for c in self.choices if c.requested == name)
         ext, _ = frozen_slices.frozen_extractor(name, allow_standin=standin)
-        if row.endswith("_random"):
+        if row.endswith(RANDOM_SUFFIX):
             ext = sentiment_model.random_control(ext, seed=self.seed)
-        return self._images, ext.to(self.device)
+        return self._images[layout], ext.to(self.device)

@@ -13,7 +13,15 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from helpers.core.errors import ReproError
-from helpers.paper_a.facts import BATCH_SIZE, EPOCHS, EXTRACTORS, TABLE_I
+from helpers.paper_a.facts import (
+    BATCH_SIZE,
+    EPOCHS,
+    EXTRACTORS,
+    LAYOUT_SUFFIX,
+    RANDOM_SUFFIX,
+    TABLE_I,
+    slice_of,
+)
 from helpers.paper_a.sentiment_heads import HEADS
 
 ZNORMS = ("global", "batch")
@@ -178,16 +186,20 @@ def plan_runs(
     lr_classifier: float | None,
 ) -> dict[str, tuple[str, Recipe]]:
     """Notebook 04's runs, ``{"<row> | <recipe> recipe | <head> head": (row, Recipe)}``: every row of
-    notebook 03's ``extractors.json`` (``meta``; with ``include_random_control`` also its
-    ``<name>_random`` row) under every recipe and head (:func:`heads_for`), with the notebook's
+    notebook 03's ``extractors.json`` (``meta``; with ``include_random_control`` also its control
+    rows, ``<name>_random`` and ``<name>_layout``) under every recipe and head (:func:`heads_for`), with the notebook's
     overrides (None: the recipe's).  A paper-style head trains only on ``paper_head_rows`` (None:
     every row).  On cached features the pre-processing is notebook 03's whatever the recipe says
     (its upsampling, global Z-normalisation, running-statistics batch norm).
 
     Explained in notebook 04, section "The recipes".
     """
-    control = meta.get("random_control")
-    rows = meta["extractors"] + ([f"{control}_random"] if include_random_control and control else [])
+    controls = [
+        f"{meta[key]}{suffix}"
+        for key, suffix in (("random_control", RANDOM_SUFFIX), ("layout_control", LAYOUT_SUFFIX))
+        if include_random_control and meta.get(key)
+    ]
+    rows = meta["extractors"] + controls
     fixed = (
         {"upsample_mode": meta.get("upsample_mode", "bilinear"), "znorm": "global", "frozen_bn": "eval"}
         if meta["cache_features"]
@@ -197,7 +209,7 @@ def plan_runs(
     for rname in recipes:
         for head in heads_for(rname, heads):
             for row in rows:
-                name = row.removesuffix("_random")
+                name = slice_of(row)
                 rc = recipe(
                     name,
                     rname,

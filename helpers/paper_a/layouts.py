@@ -1,13 +1,51 @@
 """What notebook 02 stores beside the images: the two bounding rectangles compared on one t-SNE
-embedding (notebook 02, section "The bounding rectangle: what the correction changes") and the
-record of how the layout was fitted (section "Fit the layout, transform every review")."""
+embedding (notebook 02, section "The bounding rectangle: what the correction changes"), the
+record of how the layout was fitted (section "Fit the layout, transform every review") and the
+book's layout control (section "The layout control")."""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pandas as pd
 
-from helpers.paper_a import deepinsight
+from helpers.core.errors import ReproError
+from helpers.paper_a import deepinsight, preprocess
+
+
+def permuted_layout(di: deepinsight.DeepInsight, seed: int) -> deepinsight.DeepInsight:
+    """The book's layout control: a copy of the fitted ``di`` whose features are moved, by one
+    permutation drawn with ``seed``, each to the pixel of another feature.  The scaler, the image
+    size and the number of features on every pixel stay; where a feature sits, and which features
+    share a pixel, no longer come from t-SNE.  ``coords`` of the copy are the permuted positions;
+    its ``transform`` gives the control images (``transform_reference`` is the library's, of the
+    t-SNE layout only).
+
+    Explained in notebook 02, section "The layout control".
+    """
+    if di.transformer is None:
+        raise ReproError("permuted_layout needs a fitted DeepInsight: call fit first.")
+    order = np.random.default_rng(seed).permutation(len(di.embedding))
+    other = copy.copy(di)
+    other.permutation = order
+    other.permuted_coords = di.coords[order]
+    other._groups = deepinsight.pixel_groups(other.permuted_coords, di.transformer.pixels)
+    return other
+
+
+def layout_control(di: deepinsight.DeepInsight, flat: np.ndarray, part: np.ndarray, *, seed) -> dict:
+    """What notebook 02 stores for the layout control (:func:`permuted_layout` with ``seed``; None:
+    no control, nothing stored): ``images_layout`` and ``znorm_layout`` (the training images'
+    mean and std, as for the t-SNE images).
+
+    Explained in notebook 02, section "The layout control".
+    """
+    if seed is None:
+        return {}
+    images = permuted_layout(di, int(seed)).transform(flat)
+    mean, std = preprocess.z_stats(images[part == "train"])
+    return {"images_layout": images, "znorm_layout": {"mean": mean, "std": std, "seed": int(seed)}}
 
 
 def compare_rectangles(

@@ -40,7 +40,7 @@ def paper_side(run: str) -> dict:
     ``"alexnet_random | ..."``, ``"linear probe: ..."``): the paper's model and its Table I value,
     or ``"(not in the paper)"`` / ``"–"`` for the book's additions."""
     name = run.split(" | ")[0]
-    if name.endswith("_random") or name.startswith("linear probe") or name not in PAPER_TABLE_I:
+    if name.startswith("linear probe") or name not in PAPER_TABLE_I:
         return dict(zip(PAPER_COLUMNS, ("(not in the paper)", "–")))
     t1 = PAPER_TABLE_I[name]
     return dict(zip(PAPER_COLUMNS, (name, f"{t1.paper_val_acc:.2f} ± {t1.paper_val_acc_std:.2f}")))
@@ -74,15 +74,14 @@ def table_a1(
     here = {}
     for key, g in results.groupby("run", sort=False):
         row = g["row"].iloc[0]
-        name = row.removesuffix("_random")
+        name = facts.slice_of(row)
         if row.startswith("linear probe"):
             ran, rc = row.split(": ")[1] + ", logistic regression", None
         else:
             rc = runs[key][1]
+            control = [label for suffix, label in facts.CONTROL_SUFFIXES.items() if row.endswith(suffix)]
             ran = choice_of[name].used + (
-                ", random init"
-                if row.endswith("_random")
-                else (" (stand-in)" if choice_of[name].is_standin else "")
+                f", {control[0]}" if control else (" (stand-in)" if choice_of[name].is_standin else "")
             )
         here[key] = {
             "model that ran": ran,
