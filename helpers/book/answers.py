@@ -237,5 +237,28 @@ def paper_b(record: dict | None) -> str:
             f"({_pts(value - REED_CUB_TOP1)}; the class sets and the encoders differ, so this places the "
             "run on their scale rather than repeating their experiment, and gets no verdict)."
         )
-    out.append(verdicts.RULE)
+    out += [_shipped_answer(record, rows), verdicts.RULE]
     return "\n\n".join(out)
+
+
+def _shipped_answer(record: dict, rows: list[dict]) -> str:
+    """What fine-tuning buys on CUB: each Table B1 pair against the same pair with the models as
+    they ship (``B1_shipped``: no fine-tuning, one deterministic fit), with its verdict."""
+    question = "**What does fine-tuning buy?**"
+    base = {(r["text"], r["image"]): r for r in record["tables"].get("B1_shipped") or []}
+    texts = []
+    for r in rows:
+        b = base.get((r["text"], r["image"]))
+        if b is None or _mean(b, "top1") is None:
+            continue
+        v = verdicts.interval(r, b, "top1", deterministic=(False, True), n_reviews=r.get("queries"))
+        texts.append(
+            f"{r['text']}-{r['image']} Top-1 {_mean(r, 'top1'):.3f} fine-tuned against "
+            f"{_mean(b, 'top1'):.3f} with the models as they ship: {v.text()}"
+        )
+    if not texts:
+        return (
+            f"{question} Not determined: the recorded run has no baseline of the models as they ship "
+            "(it was recorded without it)."
+        )
+    return f"{question} " + "; ".join(texts) + "."

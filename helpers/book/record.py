@@ -256,6 +256,7 @@ def collect(profile: str, *, run: str | None = None, executed_dir: Path | None =
             "A1": table_a1(arts["04_sentiment_training"]),
             "B1": table_b(arts["07_retrieval"], "cub"),
             "B2": table_b(arts["07_retrieval"], "flowers"),
+            "B1_shipped": table_b(arts["07_retrieval"], "cub", stem="metrics_shipped"),
         },
     }
 

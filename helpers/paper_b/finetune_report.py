@@ -56,6 +56,21 @@ def describe_caption_runs(captions: dict, text_runs: dict) -> str:
     return "\n".join(lines)
 
 
+def describe_shipped(shipped: dict) -> str:
+    """One line per data set: what embedded as it ships (:func:`helpers.paper_b.finetune_tasks.run_shipped_jobs`).
+
+    Explained in notebook 06, section "The models as they ship".
+    """
+    if not shipped:
+        return "no baseline of the models as they ship (shipped_baseline = False)"
+    lines = []
+    for d in dict.fromkeys(k[1] for k in shipped):
+        images = [k[2] for k in shipped if k[0] == "image" and k[1] == d]
+        text = " and the caption encoder" if ("text", d) in shipped else ""
+        lines.append(f"{d}: {', '.join(images)}{text}, as they ship")
+    return "\n".join(lines)
+
+
 def text_choice(text_runs: dict) -> ModelChoice | None:
     """The caption classifier that ran (the last data set's; None when no data set has captions).
 
@@ -104,10 +119,11 @@ def info_record(
     tfidf_dims: dict,
     image_runs: dict,
     text_runs: dict,
+    shipped: bool = False,
 ) -> dict:
     """``info.json`` of notebook 06: the profile, the models, which data sets have captions, the
-    TF-IDF vocabulary sizes, the ModelChoices (``tables_b.choice_rows``) and the caption
-    classifier's histories.
+    TF-IDF vocabulary sizes, the ModelChoices (``tables_b.choice_rows``), the caption
+    classifier's histories and whether the models as they ship embedded too (``shipped``).
 
     Explained in notebook 06, section "Saving the embeddings".
     """
@@ -120,6 +136,7 @@ def info_record(
         "tfidf_vocabulary": tfidf_dims,
         **tables_b.choice_rows(choices, text_choice(text_runs)),
         "text_histories": {d: r.history for d, r in text_runs.items()},
+        "shipped": shipped,
     }
 
 

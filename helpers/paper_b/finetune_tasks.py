@@ -39,9 +39,16 @@ def models_to_run(image_models, text_model: str, allow_standin: bool) -> dict:
     }
 
 
-def image_job(dataset: str, name: str, image_set, split, out, recipe: dict, source, *, remote: bool) -> dict:
+#: the stem suffix of the embeddings of the models as they ship (no fine-tuning: notebook 07's baseline)
+SHIPPED = "_shipped"
+
+
+def image_job(
+    dataset: str, name: str, image_set, split, out, recipe: dict, source, *, remote: bool, variant: str = ""
+) -> dict:
     """The fine-tune of image model ``name`` on ``dataset`` (``recipe``: the keyword arguments of
-    ``finetune.finetuned_image_embeddings``).
+    ``finetune.finetuned_image_embeddings``); ``variant`` (:data:`SHIPPED` or empty) ends the
+    names of its files.
 
     Explained in notebook 06, section "Image classifiers".
     """
@@ -55,12 +62,14 @@ def image_job(dataset: str, name: str, image_set, split, out, recipe: dict, sour
         "out": str(out),
         "recipe": dict(recipe),
         "compute_dtype": training.compute_dtype(),
+        "variant": variant,
     }
 
 
-def caption_job(dataset: str, name: str, captions, split, out, recipe: dict) -> dict:
+def caption_job(dataset: str, name: str, captions, split, out, recipe: dict, variant: str = "") -> dict:
     """The caption classifier ``name`` fine-tuned on ``dataset``'s captions (``recipe``: the
-    keyword arguments of ``finetune.finetuned_caption_embeddings``).
+    keyword arguments of ``finetune.finetuned_caption_embeddings``; ``variant`` as for
+    :func:`image_job`).
 
     Explained in notebook 06, section "Caption classifier (DistilBERT)".
     """
@@ -73,6 +82,7 @@ def caption_job(dataset: str, name: str, captions, split, out, recipe: dict) -> 
         "out": str(out),
         "recipe": dict(recipe),
         "compute_dtype": training.compute_dtype(),
+        "variant": variant,
     }
 
 
@@ -82,21 +92,21 @@ def run_job(job: dict):
     Explained in notebook 06, section "Image classifiers".
     """
     training.set_compute_dtype(job["compute_dtype"])
-    out, d, name = Path(job["out"]), job["dataset"], job["name"]
+    out, d, name, v = Path(job["out"]), job["dataset"], job["name"], job.get("variant", "")
     if job["kind"] == "image":
 
         def compute():
             image_set = job["image_set"] or _load_images(d, job["source"])
             return finetune.finetuned_image_embeddings(
-                name, image_set, job["split"], checkpoint=out / f"ckpt_{d}_{name}.pt", **job["recipe"]
+                name, image_set, job["split"], checkpoint=out / f"ckpt_{d}_{name}{v}.pt", **job["recipe"]
             )
 
-        return retrieval_data.cached_embedding(out, f"image_{d}_{name}", compute)
+        return retrieval_data.cached_embedding(out, f"image_{d}_{name}{v}", compute)
     return retrieval_data.cached_embedding(
         out,
-        f"text_{d}_{name}",
+        f"text_{d}_{name}{v}",
         lambda: finetune.finetuned_caption_embeddings(
-            name, job["table"], job["split"], checkpoint=out / f"ckpt_text_{d}.pt", **job["recipe"]
+            name, job["table"], job["split"], checkpoint=out / f"ckpt_text_{d}{v}.pt", **job["recipe"]
         ),
     )
 
@@ -123,3 +133,33 @@ def run_caption_jobs(ex, name: str, captions: dict, split: dict, out, recipe: di
     with_captions = [d for d in captions if captions[d] is not None]
     jobs = [caption_job(d, name, captions[d], split[d], out, recipe) for d in with_captions]
     return dict(zip(with_captions, ex.map(run_job, jobs, desc="caption fine-tunes")))
+
+
+def run_shipped_jobs(
+    ex,
+    image_sets: dict,
+    split: dict,
+    image_models,
+    text_model: str,
+    captions: dict,
+    out,
+    recipes: dict,
+    source,
+) -> dict:
+    """The baseline of notebook 07: every image model and the caption encoder *as they ship*
+    (``epochs=0`` in their recipes, ``recipes["image"]`` and ``recipes["text"]``: no step of
+    fine-tuning, the new head dropped as always), embedding the same images and captions; files
+    end in :data:`SHIPPED`. Returns ``{("image", dataset, model) | ("text", dataset): CachedEmbedding}``.
+
+    Explained in notebook 06, section "The models as they ship".
+    """
+    image, text = {**recipes["image"], "epochs": 0}, {**recipes["text"], "epochs": 0}
+    keys = [("image", d, name) for d in image_sets for name in image_models]
+    jobs = [
+        image_job(d, name, image_sets[d], split[d], out, image, source, remote=ex.remote, variant=SHIPPED)
+        for _, d, name in keys
+    ]
+    for d in (d for d in captions if captions[d] is not None):
+        keys.append(("text", d))
+        jobs.append(caption_job(d, text_model, captions[d], split[d], out, text, variant=SHIPPED))
+    return dict(zip(keys, ex.map(run_job, jobs, desc="models as they ship")))

@@ -117,11 +117,12 @@ def tfidf_embeddings(captions: pd.DataFrame):
     return txc.transform(captions.caption).astype(np.float32), txc.vocabulary_size
 
 
-def load_embeddings(folder: Path, dataset: str, info: dict) -> dict:
+def load_embeddings(folder: Path, dataset: str, info: dict, variant: str = "") -> dict:
     """Notebook 07: notebook 06's files of one data set, as ``{"split", "captions", "images",
     "texts"}`` (``captions`` None and ``texts`` empty without captions), ready for
     :func:`helpers.paper_b.retrieval.evaluate_pairs`. Embedding rows follow ``split`` (images) and
-    ``captions`` (texts).
+    ``captions`` (texts). ``variant`` ``"_shipped"``: the models as they ship (notebook 06's
+    baseline; TF-IDF has nothing to fine-tune and is the same).
 
     Explained in notebook 07, section "Embeddings of notebook 06".
     """
@@ -130,16 +131,16 @@ def load_embeddings(folder: Path, dataset: str, info: dict) -> dict:
     split = pd.read_csv(folder / f"split_{dataset}.csv")
     out = {"split": split, "captions": None, "images": {}, "texts": {}}
     for name in info["image_models"]:
-        emb = np.load(folder / f"image_{dataset}_{name}.npy")
+        emb = np.load(folder / f"image_{dataset}_{name}{variant}.npy")
         if len(emb) != len(split):
             raise ReproError(
-                f"image_{dataset}_{name}.npy has {len(emb)} rows but the split has "
+                f"image_{dataset}_{name}{variant}.npy has {len(emb)} rows but the split has "
                 f"{len(split)} images: re-run notebook 06."
             )
         out["images"][name] = emb
     if info["captions"][dataset]:
         out["captions"] = pd.read_csv(folder / f"captions_{dataset}.csv")
-        dense = folder / f"text_{dataset}_{info['text_model']}.npy"
+        dense = folder / f"text_{dataset}_{info['text_model']}{variant}.npy"
         if dense.is_file():
             out["texts"][info["text_model"]] = np.load(dense)
         out["texts"]["tfidf"] = sparse.load_npz(folder / f"text_{dataset}_tfidf.npz").tocsr()

@@ -60,10 +60,12 @@ def write(
     profile: str,
     projection: str,
     rcond: float | None,
+    shipped: dict[str, pd.DataFrame] | None = None,
 ) -> None:
     """Write notebook 07's files into ``folder`` (the step's build folder): the metrics and the
     projection weights per data set, Tables B1-B2 (:func:`helpers.paper_b.tables_b.table_beside_paper`),
-    the projection comparison and ``info.json`` (:func:`run_info` of the keyword arguments).
+    the projection comparison, ``info.json`` (:func:`run_info` of the keyword arguments) and, where
+    notebook 06 embedded with the models as they ship, their metrics (``metrics_shipped_<d>.csv``).
 
     Explained in notebook 07, section "Saving metrics and projections".
     """
@@ -82,6 +84,8 @@ def write(
     for n, d in enumerate(DATASETS, start=1):
         tables_b.table_beside_paper(results[d], d, info06).to_csv(folder / f"table{n}.csv")
     comparison.to_csv(folder / "projection_comparison.csv")
+    for d, r in (shipped or {}).items():
+        r.to_csv(folder / f"metrics_shipped_{d}.csv", index=False)
     (folder / "info.json").write_text(json.dumps(run, indent=1))
 
 
@@ -100,6 +104,19 @@ def load_metrics(folder: Path) -> dict[str, pd.DataFrame]:
     Explained in notebook 07, section "Saving metrics and projections".
     """
     return {d: _read_csv(folder / f"metrics_{d}.csv") for d in DATASETS}
+
+
+def load_shipped(folder: Path) -> dict[str, pd.DataFrame]:
+    """The metrics of the models as they ship (``metrics_shipped_<dataset>.csv``), for the data
+    sets that have them (none when notebook 06 ran without ``shipped_baseline``).
+
+    Explained in notebook 07, section "What fine-tuning buys".
+    """
+    return {
+        d: _read_csv(folder / f"metrics_shipped_{d}.csv")
+        for d in DATASETS
+        if (folder / f"metrics_shipped_{d}.csv").is_file()
+    }
 
 
 def load_comparison(folder: Path) -> pd.DataFrame:

@@ -155,3 +155,28 @@ def projection_table(by_method: dict[str, dict[str, pd.DataFrame]]) -> pd.DataFr
     if not by_method:
         return pd.DataFrame()
     return pd.concat({d: retrieval.projection_comparison(m) for d, m in by_method.items()})
+
+
+def shipped_table(results: dict[str, pd.DataFrame], shipped: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Notebook 07's "what fine-tuning buys" table (``table-b-shipped``): per data set with both and
+    per pair, Top-1 and Top-5 with the fine-tuned models and with the models as they ship (the same
+    projection and search), and the Top-1 gain in points; empty without the baseline.
+
+    Explained in notebook 07, section "What fine-tuning buys".
+    """
+    parts = {}
+    for d, r in results.items():
+        s = shipped.get(d)
+        if r.empty or s is None or s.empty:
+            continue
+        a, b = r.set_index(["text", "image"]), s.set_index(["text", "image"])
+        parts[d] = pd.DataFrame(
+            {
+                "Top-1 fine-tuned": a["top1"],
+                "Top-1 as shipped": b["top1"],
+                "Top-1 gain (points)": 100 * (a["top1"] - b["top1"]),
+                "Top-5 fine-tuned": a["top5"],
+                "Top-5 as shipped": b["top5"],
+            }
+        )
+    return pd.concat(parts).round(3) if parts else pd.DataFrame()
