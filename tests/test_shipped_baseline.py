@@ -114,8 +114,7 @@ def test_what_fine_tuning_buys_gets_a_verdict_or_says_the_baseline_is_missing():
     for r in rec["tables"]["B1"]:
         r["queries"] = 35_560
     rec["tables"]["B1_shipped"] = [
-        {**r, "top1": S([0.05]), "per_seed": [{"seed": 0, "top1": 0.05}]}
-        for r in rec["tables"]["B1"]
+        {**r, "top1": S([0.05]), "per_seed": [{"seed": 0, "top1": 0.05}]} for r in rec["tables"]["B1"]
     ]
     text = answers.paper_b(rec)
     assert "**What does fine-tuning buy?** TF-IDF-VGG Top-1 0.102 fine-tuned against 0.050" in text

@@ -29,7 +29,7 @@ from helpers.data.class_split import label_map
 from helpers.data.image_archive import ImageDataset
 from helpers.models import training
 from helpers.models.image_classifiers import drop_head, head_layers, image_classifier, input_size
-from helpers.models.image_common import normalize_for
+from helpers.models.image_common import channels_last, normalize_for
 from helpers.models.text_encoders import load_text_classifier, text_embeddings
 from helpers.models.training import autocast
 
@@ -124,6 +124,7 @@ def finetune_image_classifier(
     n_classes = class_count(train_labels, val_labels)
     torch.manual_seed(seed)  # the new head's init and the random crops/flips
     model, choice = image_classifier(name, n_classes, allow_standin=allow_standin)
+    model = channels_last(model)  # faster CPU convolutions, the same float32 math
     if image_size:
         choice = _with_size(choice, int(image_size))
     if freeze_fraction:

@@ -76,6 +76,23 @@ def normalize_for(name):
     return transforms.Normalize(mean, std)
 
 
+def channels_last(model: nn.Module) -> nn.Module:
+    """``model`` with its weights, and every 4-d input it is given, in channels-last memory format:
+    the CPU convolutions (oneDNN) run about 1.4-2x faster than in the default layout on the 2-core
+    machines of this book, still in float32 (the results differ from the default layout's by
+    rounding only, ~1e-5).  Used for notebook 06's fine-tunes (``helpers.models.finetune``)."""
+    model = model.to(memory_format=torch.channels_last)
+    model.register_forward_pre_hook(_inputs_channels_last)
+    return model
+
+
+def _inputs_channels_last(module: nn.Module, args: tuple):
+    x = args[0] if args else None
+    if isinstance(x, torch.Tensor) and x.dim() == 4:
+        return (x.contiguous(memory_format=torch.channels_last), *args[1:])
+    return None
+
+
 def freeze(module: nn.Module) -> nn.Module:
     """Eval mode and ``requires_grad=False`` on every parameter; returns the module."""
     module.eval()
