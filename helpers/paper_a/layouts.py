@@ -15,12 +15,13 @@ from helpers.paper_a import deepinsight, preprocess
 
 
 def permuted_layout(di: deepinsight.DeepInsight, seed: int) -> deepinsight.DeepInsight:
-    """The book's layout control: a copy of the fitted ``di`` whose features are moved, by one
-    permutation drawn with ``seed``, each to the pixel of another feature.  The scaler, the image
-    size and the number of features on every pixel stay; where a feature sits, and which features
-    share a pixel, no longer come from t-SNE.  ``coords`` of the copy are the permuted positions;
-    its ``transform`` gives the control images (``transform_reference`` is the library's, of the
-    t-SNE layout only).
+    """The book's layout control: a copy of the fitted ``di`` whose features are
+    moved, by one permutation drawn with ``seed``, each to the pixel of another
+    feature.  The scaler, the image size and the number of features on every
+    pixel stay; where a feature sits, and which features share a pixel, no
+    longer come from t-SNE.  The copy's ``permuted_coords`` are the new
+    positions and its ``transform`` gives the control images (``coords`` and
+    ``transform_reference`` stay those of the t-SNE layout).
 
     Explained in notebook 02, section "The layout control".
     """
@@ -30,7 +31,8 @@ def permuted_layout(di: deepinsight.DeepInsight, seed: int) -> deepinsight.DeepI
     other = copy.copy(di)
     other.permutation = order
     other.permuted_coords = di.coords[order]
-    other._groups = deepinsight.pixel_groups(other.permuted_coords, di.transformer.pixels)
+    pixels = di.transformer.pixels
+    other._groups = deepinsight.pixel_groups(other.permuted_coords, pixels)
     return other
 
 
