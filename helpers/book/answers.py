@@ -51,7 +51,7 @@ def _image_rows(rows: list[dict]) -> list[dict]:
         r
         for r in rows
         if not r["row"].startswith("linear probe")
-        and slice_of(r["row"].split(" | ")[0]) == r["row"].split(" | ")[0]
+        and not r["row"].split(" | ")[0].endswith(tuple(CONTROL_SUFFIXES))
         and _mean(r, "val_acc") is not None
     ]
 

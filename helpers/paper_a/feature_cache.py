@@ -185,9 +185,7 @@ class RowInputs:
         """The layout-control images, shifted and scaled so that the runs' global Z-normalisation
         (the t-SNE images' ``znorm``) gives them their own (``znorm_layout.json``); per-batch Z
         does not see the difference."""
-        own = json.loads((self.up02 / "znorm_layout.json").read_text())
-        x = np.load(self.up02 / "images_layout.npy")
-        return ((x - own["mean"]) / own["std"] * self.znorm["std"] + self.znorm["mean"]).astype(np.float32)
+        return (layout_images(self.up02) * self.znorm["std"] + self.znorm["mean"]).astype(np.float32)
 
     def __call__(self, row: str):
         if self.cached:

@@ -39,16 +39,12 @@ def models_to_run(image_models, text_model: str, allow_standin: bool) -> dict:
     }
 
 
-#: the stem suffix of the embeddings of the models as they ship (no fine-tuning: notebook 07's baseline)
-SHIPPED = "_shipped"
-
-
 def image_job(
     dataset: str, name: str, image_set, split, out, recipe: dict, source, *, remote: bool, variant: str = ""
 ) -> dict:
     """The fine-tune of image model ``name`` on ``dataset`` (``recipe``: the keyword arguments of
-    ``finetune.finetuned_image_embeddings``); ``variant`` (:data:`SHIPPED` or empty) ends the
-    names of its files.
+    ``finetune.finetuned_image_embeddings``); ``variant``
+    (:data:`helpers.paper_b.retrieval_data.SHIPPED` or empty) ends the names of its files.
 
     Explained in notebook 06, section "Image classifiers".
     """
@@ -149,17 +145,30 @@ def run_shipped_jobs(
     """The baseline of notebook 07: every image model and the caption encoder *as they ship*
     (``epochs=0`` in their recipes, ``recipes["image"]`` and ``recipes["text"]``: no step of
     fine-tuning, the new head dropped as always), embedding the same images and captions; files
-    end in :data:`SHIPPED`. Returns ``{("image", dataset, model) | ("text", dataset): CachedEmbedding}``.
+    end in :data:`helpers.paper_b.retrieval_data.SHIPPED`. Returns
+    ``{("image", dataset, model) | ("text", dataset): CachedEmbedding}``.
 
     Explained in notebook 06, section "The models as they ship".
     """
     image, text = {**recipes["image"], "epochs": 0}, {**recipes["text"], "epochs": 0}
     keys = [("image", d, name) for d in image_sets for name in image_models]
     jobs = [
-        image_job(d, name, image_sets[d], split[d], out, image, source, remote=ex.remote, variant=SHIPPED)
+        image_job(
+            d,
+            name,
+            image_sets[d],
+            split[d],
+            out,
+            image,
+            source,
+            remote=ex.remote,
+            variant=retrieval_data.SHIPPED,
+        )
         for _, d, name in keys
     ]
     for d in (d for d in captions if captions[d] is not None):
         keys.append(("text", d))
-        jobs.append(caption_job(d, text_model, captions[d], split[d], out, text, variant=SHIPPED))
+        jobs.append(
+            caption_job(d, text_model, captions[d], split[d], out, text, variant=retrieval_data.SHIPPED)
+        )
     return dict(zip(keys, ex.map(run_job, jobs, desc="models as they ship")))

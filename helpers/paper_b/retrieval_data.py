@@ -117,11 +117,15 @@ def tfidf_embeddings(captions: pd.DataFrame):
     return txc.transform(captions.caption).astype(np.float32), txc.vocabulary_size
 
 
+#: the file-stem suffix of the embeddings of the models as they ship (notebook 06's baseline)
+SHIPPED = "_shipped"
+
+
 def load_embeddings(folder: Path, dataset: str, info: dict, variant: str = "") -> dict:
     """Notebook 07: notebook 06's files of one data set, as ``{"split", "captions", "images",
     "texts"}`` (``captions`` None and ``texts`` empty without captions), ready for
     :func:`helpers.paper_b.retrieval.evaluate_pairs`. Embedding rows follow ``split`` (images) and
-    ``captions`` (texts). ``variant`` ``"_shipped"``: the models as they ship (notebook 06's
+    ``captions`` (texts). ``variant`` :data:`SHIPPED`: the models as they ship (notebook 06's
     baseline; TF-IDF has nothing to fine-tune and is the same).
 
     Explained in notebook 07, section "Embeddings of notebook 06".
