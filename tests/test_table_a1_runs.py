@@ -150,7 +150,8 @@ def test_plan_runs_every_row_recipe_and_head_with_the_cached_preprocessing():
     rc = end_to_end["alexnet | paper recipe | paper head"][1]
     assert (rc.upsample_mode, rc.znorm, rc.frozen_bn) == ("nearest", "batch", "train")
     table = head_recipes.runs_table(runs)
-    assert table["run"].tolist() == list(runs) and not {"extractor", "source"} & set(table.columns)
+    assert table["run"].tolist() == list(runs) and not {"extractor", "source", "head"} & set(table.columns)
+    assert "patience" in table.columns
     params = head_recipes.runs_params(end_to_end)
     assert params == {"alexnet | paper recipe | paper head": ["alexnet", rc.as_dict()]}
 

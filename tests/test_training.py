@@ -37,10 +37,10 @@ def mlp(seed=0, dropout=0.0):
     return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 2))
 
 
-def run(epochs, checkpoint=None, model=None, opt=None, shuffle=False, dropout=0.0, **kw):
+def run(epochs, checkpoint=None, model=None, opt=None, shuffle=False, dropout=0.0, flip_val=False, **kw):
     model = model or mlp(dropout=dropout)
     opt = opt or torch.optim.Adam(model.parameters(), lr=1e-2)
-    train, val = loaders(shuffle=shuffle)
+    train, val = loaders(shuffle=shuffle, flip_val=flip_val)
     hist = training.fit(model, train, val, opt, epochs=epochs, checkpoint=checkpoint, **kw)
     return model, opt, hist
 
@@ -106,6 +106,22 @@ def test_more_epochs_continue_from_checkpoint(tmp_path):
     assert more["epoch"] == [1, 2, 3, 4] and more["train_loss"][:2] == first["train_loss"]
     _, _, _again = run(4, checkpoint=ckpt)  # nothing left to do: returns the history
     assert _again["epoch"] == [1, 2, 3, 4]
+
+
+def test_patience_stops_early_and_a_resumed_run_stays_stopped(tmp_path):
+    """Flipped validation labels: validation accuracy peaks early, so training stops ``patience``
+    epochs after the best one; rerunning from the checkpoint trains nothing more."""
+    ckpt = tmp_path / "ckpt.pt"
+    _, _, hist = run(30, checkpoint=ckpt, flip_val=True, keep_best=False, patience=2)
+    best = hist["best_epoch"]
+    assert hist["epoch"] == list(range(1, best + 3)) and len(hist["epoch"]) < 30
+    assert max(hist["val_acc"][best:]) <= hist["val_acc"][best - 1]
+    _, _, again = run(30, checkpoint=ckpt, flip_val=True, keep_best=False, patience=2)
+    assert again["epoch"] == hist["epoch"]
+    _, _, longer = run(30, flip_val=True, keep_best=False)
+    assert longer["val_acc"][: len(hist["val_acc"])] == pytest.approx(hist["val_acc"], rel=1e-6)
+    with pytest.raises(ReproError, match="patience"):
+        run(2, patience=0)
 
 
 def test_corrupt_checkpoint_is_a_repro_error(tmp_path):

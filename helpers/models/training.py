@@ -266,6 +266,7 @@ def fit(
     desc: str = "train",
     scheduler=None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
+    patience: int | None = None,
 ) -> dict:
     """Train ``model`` for ``epochs`` epochs; returns the history dict.
 
@@ -276,11 +277,15 @@ def fit(
     ``keep_best`` the best-validation weights are loaded into ``model`` at the end.
     Inception-v3's training output (``InceptionOutputs``) adds 0.4 x the auxiliary loss.
     ``scheduler.step()`` is called once per epoch. ``on_epoch_end(epoch, history)`` is called
-    after each epoch's checkpoint is written.
+    after each epoch's checkpoint is written.  ``patience``: early stopping, training ends after
+    ``patience`` epochs in a row without a higher validation accuracy than ``best_epoch``'s (None:
+    all ``epochs``); the model is the last epoch's unless ``keep_best``.
     """
 
     if epochs < 0:
         raise ReproError(f"epochs must be >= 0, not {epochs}.")
+    if patience is not None and patience < 1:
+        raise ReproError(f"patience must be >= 1 or None, not {patience}.")
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     device = pick_device(device)
     model.to(device)
@@ -305,6 +310,11 @@ def fit(
         print(f"{desc}: resumed from {ckpt.name} after epoch {start}")
 
     for epoch in range(start + 1, epochs + 1):
+        best = history["best_epoch"]
+        if patience is not None and best is not None and epoch - 1 - best >= patience:
+            # checked before the epoch, so a resumed run that had stopped stays stopped
+            print(f"{desc}: early stop after epoch {epoch - 1} (no better validation since epoch {best})")
+            break
         model.train()
         total, loss_sum, correct = 0, 0.0, 0
         bar = tqdm(train_loader, desc=f"{desc} epoch {epoch}/{epochs}", leave=False)

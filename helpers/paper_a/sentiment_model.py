@@ -254,6 +254,7 @@ def train_head(
         checkpoint=checkpoint,
         keep_best=False,
         desc=desc,
+        patience=recipe.patience,
     )
     return model, history
 
