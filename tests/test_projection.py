@@ -1,4 +1,5 @@
-"""Paper B's text -> image projection (helpers/paper_b/projection.py): least squares and the authors' MLP."""
+"""Paper B's text -> image projection (helpers/paper_b/projection.py): least squares, the authors' MLP
+and the book's ridge fit with its penalty chosen on validation captions."""
 
 import numpy as np
 import pytest
@@ -100,7 +101,11 @@ def test_mlp_accepts_sparse_text():
 def test_bad_arguments_are_clear_errors():
     x = np.ones((3, 2))
     with pytest.raises(ReproError, match="Unknown projection"):
+        P.fit_projection(x, x, method="lasso")
+    with pytest.raises(ReproError, match="is_val"):
         P.fit_projection(x, x, method="ridge")
+    with pytest.raises(ReproError, match="both parts"):
+        P.fit_projection(x, x, method="ridge", is_val=np.zeros(3, bool))
     with pytest.raises(ReproError, match="rcond"):
         P.fit_projection(x, x, method="mlp", rcond=1e-3)
     with pytest.raises(ReproError, match="pair them"):
@@ -115,3 +120,55 @@ def test_weight_concentration_by_hand():
     assert (c["text dims"], c["image dims"]) == (10, 20)
     with pytest.raises(ReproError):
         P.weight_concentration(np.zeros((2, 2)))
+
+
+def test_condition_number_is_the_centred_designs():
+    x, w, y = ill_conditioned(smallest=1e-5)  # singular values 1 ... 1e-5 by construction
+    assert P.fit_projection(x, y, normalize=False).info["cond"] == pytest.approx(1e5, rel=1e-6)
+    assert P.condition_number(np.array([2.0, 0.0])) == float("inf")
+
+
+def near_singular_pairs(seed=0, n=600, d=8, m=3):
+    """Text rows that span 2 strong directions plus 6 directions of size 1e-6 (the fine-tuned [CLS]
+    vectors' situation), image targets a linear map of the strong part plus noise."""
+    rng = np.random.default_rng(seed)
+    strong = rng.normal(size=(n, 2))
+    x = np.hstack([strong, 1e-6 * rng.normal(size=(n, d - 2))]) @ np.linalg.qr(rng.normal(size=(d, d)))[0]
+    y = strong @ rng.normal(size=(2, m)) + 0.3 * rng.normal(size=(n, m))
+    return x, y
+
+
+def test_ridge_chooses_its_penalty_on_the_validation_rows_and_tames_the_weights():
+    x, y = near_singular_pairs()
+    is_val = np.arange(len(x)) % 5 == 0
+    ols = P.fit_projection(x, y, normalize=False)
+    ridge = P.fit_projection(x, y, normalize=False, method="ridge", is_val=is_val)
+    assert (
+        ridge.method == "ridge"
+        and ols.info["cond"] > 1e5
+        and ridge.info["cond"] == pytest.approx(ols.info["cond"])
+    )
+    # least squares fits the noise along the tiny directions with huge weights; ridge does not
+    assert np.abs(ols.weights).max() > 1e3 and np.abs(ridge.weights).max() < 10
+    mse = ridge.info["val_mse"]
+    assert set(mse) == set(P.RIDGE_ALPHAS) and ridge.info["alpha"] == min(mse, key=mse.get)
+    # the chosen penalty is the best of the grid on rows the fit did not see, checked by hand
+    fit = ~is_val
+    for alpha in (P.RIDGE_ALPHAS[0], ridge.info["alpha"], P.RIDGE_ALPHAS[-1]):
+        xc, yc = x[fit] - x[fit].mean(0), y[fit] - y[fit].mean(0)
+        w = np.linalg.solve(xc.T @ xc + alpha * np.eye(x.shape[1]), xc.T @ yc)
+        pred = (x[is_val] - x[fit].mean(0)) @ w + y[fit].mean(0)
+        assert np.mean((pred - y[is_val]) ** 2) == pytest.approx(mse[alpha], rel=1e-6)
+    # refitted on all rows with that penalty
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    w = np.linalg.solve(xc.T @ xc + ridge.info["alpha"] * np.eye(x.shape[1]), xc.T @ yc)
+    assert np.allclose(ridge.weights, w, atol=1e-8)
+
+
+def test_ridge_accepts_sparse_text():
+    x, y = near_singular_pairs(seed=1)
+    x = np.where(np.abs(x) > 0.5, x, 0.0)
+    is_val = np.arange(len(x)) % 4 == 0
+    a = P.fit_projection(x, y, method="ridge", is_val=is_val)
+    b = P.fit_projection(sparse.csr_matrix(x), y, method="ridge", is_val=is_val)
+    assert a.info["alpha"] == b.info["alpha"] and np.allclose(a.weights, b.weights, atol=1e-10)

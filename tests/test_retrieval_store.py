@@ -111,3 +111,48 @@ def test_reed_table_and_printed_metrics(evaluated):
     )
     shown = retrieval_store.metrics_text("cub", results["cub"])
     assert shown.startswith("cub\n") and "text model" not in shown and "TF-IDF" in shown
+
+
+def test_the_ridge_fit_is_stored_beside_the_papers_and_reads_back(tmp_path, evaluated):
+    results, projections, comparison = evaluated
+    data = toy_data(np.random.default_rng(0))
+    for frame in (data["split"], data["captions"]):  # every 4th training image is a validation one
+        frame.loc[(frame.part == "train") & (frame.image.str[2:].astype(int) % 4 == 0), "part"] = "val"
+    ridge, fits = retrieval.evaluate_pairs(data, reed_k=3, projection="ridge")
+    assert (ridge.alpha > 0).all() and (ridge.cond >= 1).all() and results["cub"].alpha.isna().all()
+    retrieval_store.write(
+        tmp_path,
+        results,
+        projections,
+        comparison,
+        info06=info06(),
+        chance_top1={"cub": 0.5, "flowers": None},
+        profile="smoke",
+        projection="lstsq",
+        rcond=None,
+        well_posed={"cub": (ridge, fits)},
+    )
+    assert {"metrics_ridge_cub.csv", "ridge_cub_tfidf_resnet18.npy"} <= {p.name for p in tmp_path.iterdir()}
+    pd.testing.assert_frame_equal(retrieval_store.load_well_posed(tmp_path)["cub"], ridge, check_exact=True)
+    w = np.load(tmp_path / "ridge_cub_tfidf_resnet18.npy")
+    assert np.array_equal(w, fits["tfidf", "resnet18"].weights.astype(np.float32))
+
+
+def test_ranking_sentence_names_the_best_pair_per_fit():
+    index = pd.MultiIndex.from_tuples(
+        [("cub", "TF-IDF", "VGG"), ("cub", "TF-IDF", "ResNet"), ("cub", "DistilBERT", "ResNet")]
+    )
+    same = pd.DataFrame(
+        {("top1", "lstsq"): [0.1, 0.2, 0.3], ("top1", "ridge"): [0.15, 0.25, 0.35]}, index=index
+    )
+    said = tables_b.ranking_sentence(same)
+    assert said == (
+        "on cub, the best pair by Top-1 is DistilBERT - ResNet under every fit; "
+        "rank correlation of the pairs' order with lstsq's: ridge 1.00"
+    )
+    other = same.copy()
+    other[("top1", "ridge")] = [0.4, 0.2, 0.1]
+    said = tables_b.ranking_sentence(other)
+    assert "not the same under every fit (lstsq: DistilBERT - ResNet, ridge: TF-IDF - VGG)" in said
+    assert said.endswith("ridge -1.00")
+    assert tables_b.ranking_sentence(pd.DataFrame()).startswith("no data set has captions")

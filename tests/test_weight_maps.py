@@ -4,6 +4,7 @@ reading them back, the paper's pair names and the sentences under Figures B8 and
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from helpers.core.errors import ReproError
@@ -52,3 +53,20 @@ def test_saturated_rows_text_lists_the_rows_of_the_dense_encoder_only():
     assert "TF-IDF" not in said
     calm = weight_maps.saturated_rows_text({("bert", "resnet18"): rng.uniform(0, 1, (50, 40))}, "bert")
     assert calm.startswith("no row") and "0 of 50 rows" in calm
+
+
+def test_ridge_weights_load_by_prefix_and_the_tables_name_each_fit(tmp_path):
+    info = {"pairs": {"cub": [["tfidf", "resnet18"]]}, "projection": "lstsq"}
+    (tmp_path / "info.json").write_text(json.dumps(info))
+    np.save(tmp_path / "projection_cub_tfidf_resnet18.npy", np.full((3, 2), 9.0, dtype=np.float32))
+    np.save(tmp_path / "ridge_cub_tfidf_resnet18.npy", np.eye(3, 2, dtype=np.float32))
+    _, ridge = weight_maps.load_weights(tmp_path, "cub", prefix="ridge")
+    _, fitted = weight_maps.load_weights(tmp_path, "cub")
+    assert np.array_equal(ridge["tfidf", "resnet18"], np.eye(3, 2))
+    conc = weight_maps.concentration_table({"ridge": ridge, "lstsq": fitted})
+    assert conc.loc["TF-IDF - ResNet", ("ridge", "max |W|")] == 1.0
+    assert conc.loc["TF-IDF - ResNet", ("lstsq", "max |W|")] == 9.0
+    metrics = lambda top1, **kw: pd.DataFrame([{"text": "TF-IDF", "image": "ResNet", "top1": top1, **kw}])  # noqa: E731
+    table = weight_maps.design_table(metrics(0.31, cond=2.5e16, alpha=0.1), metrics(0.25), "lstsq")
+    assert table.loc["TF-IDF - ResNet"].tolist() == ["2.5e+16", "0.1", 0.31, 0.25]
+    assert list(table.columns) == ["condition number", "ridge alpha", "Top-1 ridge", "Top-1 lstsq"]

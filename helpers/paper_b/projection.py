@@ -13,8 +13,13 @@ pairs, chosen by notebook 07's ``projection`` parameter:
 * ``"mlp"``: **the authors' code** (``match.ipynb`` of schmelczer/mir-final):
   ``MLPRegressor(hidden_layer_sizes=(), activation="identity", alpha=1e-4, max_iter=300,
   random_state=1)``, i.e. the same linear model trained by Adam for 300 epochs with an L2 penalty.
+* ``"ridge"``: **the book's well-posed fit** (issue 14), least squares plus ``alpha * |W|^2`` with
+  ``alpha`` chosen on the validation captions (:func:`fit_ridge`); notebook 08 draws Figures 8-10
+  from it.
 
-Both work on L2-normalised rows (the authors' ``normalize``) and return a :class:`Projection`.
+All work on L2-normalised rows (the authors' ``normalize``) and return a :class:`Projection`;
+the least-squares and ridge fits also report the condition number of the centred text matrix
+(``info["cond"]``: its largest over its smallest singular value).
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ from sklearn.preprocessing import normalize
 from helpers.core.errors import ReproError
 
 #: notebook 07's ``projection`` values; the paper's text decides: "lstsq"
-PROJECTIONS = ("lstsq", "mlp")
+PROJECTIONS = ("lstsq", "mlp", "ridge")
 PAPER_PROJECTION = "lstsq"
 #: the authors' MLPRegressor arguments (match.ipynb); alpha is scikit-learn's default
 MLP_ARGS = dict(hidden_layer_sizes=(), activation="identity", alpha=1e-4, max_iter=300, random_state=1)
+#: the ridge penalties tried on the validation captions (the book's grid, half decades)
+RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-4, 4, 17))
 
 
 def l2_normalize(x, eps: float = 1e-12):
@@ -86,17 +93,12 @@ class Projection:
         return np.asarray(x @ self.weights) + self.bias
 
 
-def lstsq_min_norm(
-    x, y, x_mean, y_mean, *, rcond: float | None = None, max_chunk_bytes: int = 1 << 30
-) -> tuple[np.ndarray, int]:
-    """Minimum-norm least-squares ``W`` of ``(x - x_mean) W ~ (y - y_mean)``, and its rank.
+def centred_svd(x, y, x_mean, y_mean, *, max_chunk_bytes: int = 1 << 30):
+    """``(s, vt, uqty)``: the SVD ``U S V'`` of the centred ``x`` and ``U'(y - y_mean)``, without
+    ever forming ``x'x`` or expanding a sparse ``x`` whole.
 
     The centred rows are reduced chunk by chunk with Householder QR (``[R; X_chunk] = Q R'``,
-    ``Q'Y`` carried along), so a sparse TF-IDF matrix is never expanded whole; then
-    ``R W = Q'Y`` is solved through the SVD of ``R``, whose singular values are those of the
-    centred ``x``. Directions with a singular value at or below ``rcond`` x the largest are
-    dropped; ``rcond=None`` uses ``np.linalg.lstsq``'s default, machine precision x
-    ``max(n, d)``. Nothing here forms ``x'x``.
+    ``Q'Y`` carried along); the singular values of ``R`` are those of the centred ``x``.
     """
     n, d = x.shape
     chunk = max(1, min(n, max(2 * d, max_chunk_bytes // (8 * max(d, 1)))))
@@ -109,26 +111,112 @@ def lstsq_min_norm(
         q, r = np.linalg.qr(xc, mode="reduced")
         qty = q.T @ yc
     u, s, vt = np.linalg.svd(r, full_matrices=False)
+    return s, vt, u.T @ qty
+
+
+def condition_number(s: np.ndarray) -> float:
+    """Largest over smallest singular value (``inf`` when the smallest is 0): around 1e15 and
+    above, the design is singular in float64."""
+    if s.size == 0:
+        return float("nan")
+    return float(s[0] / s[-1]) if s[-1] > 0 else float("inf")
+
+
+def lstsq_min_norm(
+    x, y, x_mean, y_mean, *, rcond: float | None = None, max_chunk_bytes: int = 1 << 30
+) -> tuple[np.ndarray, int]:
+    """Minimum-norm least-squares ``W`` of ``(x - x_mean) W ~ (y - y_mean)``, and its rank.
+
+    Solved through :func:`centred_svd`. Directions with a singular value at or below ``rcond`` x
+    the largest are dropped; ``rcond=None`` uses ``np.linalg.lstsq``'s default, machine precision
+    x ``max(n, d)``. Nothing here forms ``x'x``.
+    """
+    w, rank, _ = _lstsq(x, y, x_mean, y_mean, rcond=rcond, max_chunk_bytes=max_chunk_bytes)
+    return w, rank
+
+
+def _lstsq(x, y, x_mean, y_mean, *, rcond, max_chunk_bytes=1 << 30):
+    s, vt, uqty = centred_svd(x, y, x_mean, y_mean, max_chunk_bytes=max_chunk_bytes)
     if rcond is None:
-        rcond = np.finfo(np.float64).eps * max(n, d)
+        rcond = np.finfo(np.float64).eps * max(x.shape)
     keep = s > float(rcond) * (s[0] if s.size else 0.0)
-    w = vt[keep].T @ ((u[:, keep].T @ qty) / s[keep, None])
-    return w, int(keep.sum())
+    w = vt[keep].T @ (uqty[keep] / s[keep, None])
+    return w, int(keep.sum()), condition_number(s)
+
+
+def ridge_weights(s, vt, uqty, alpha: float) -> np.ndarray:
+    """``W`` minimising ``|X W - Y|^2 + alpha |W|^2`` for the centred ``X``, ``Y`` of :func:`centred_svd`."""
+    return vt.T @ ((s / (s * s + alpha))[:, None] * uqty)
+
+
+def fit_ridge(text, image, is_val, *, alphas=RIDGE_ALPHAS, normalize: bool = True) -> Projection:
+    """The book's well-posed text -> image map (notebook 08, "A well-posed fit"): ridge regression
+    with an intercept, its penalty ``alpha`` chosen on the validation captions.
+
+    ``text`` / ``image`` are the training classes' pairs as for :func:`fit_projection`; ``is_val``
+    marks the validation captions' rows.  For every ``alpha`` the map fitted on the other rows
+    predicts the validation rows' (L2-normalised) image embeddings; the ``alpha`` with the lowest
+    mean squared error is refitted on all rows.  ``info``: ``alpha``, ``val_mse`` (per alpha),
+    ``cond`` (condition number of all rows' centred text matrix), ``rank`` and ``fit_s``.
+    """
+    start = time.perf_counter()
+    x = prepare(text, normalize)
+    y = l2_normalize(image) if normalize else dense(image)
+    is_val = np.asarray(is_val, dtype=bool)
+    if len(is_val) != x.shape[0] or len(y) != x.shape[0]:
+        raise ReproError(f"text, image and is_val have {x.shape[0]}, {len(y)}, {len(is_val)} rows.")
+    if not is_val.any() or is_val.all():
+        raise ReproError("The ridge penalty is chosen on validation captions: need both parts.")
+    fit, val = _mean_svd(x[~is_val], y[~is_val]), (x[is_val], y[is_val])
+    mse = {}
+    for alpha in alphas:
+        w = ridge_weights(*fit[2:], alpha)
+        pred = np.asarray(val[0] @ w) + (fit[1] - fit[0] @ w)
+        mse[float(alpha)] = float(np.mean((pred - val[1]) ** 2))
+    best = min(mse, key=mse.get)
+    x_mean, y_mean, s, vt, uqty = _mean_svd(x, y)
+    w = ridge_weights(s, vt, uqty, best)
+    eps = np.finfo(np.float64).eps * max(x.shape) * (s[0] if s.size else 0.0)
+    info = {"alpha": best, "val_mse": mse, "cond": condition_number(s), "rank": int((s > eps).sum())}
+    info["fit_s"] = time.perf_counter() - start
+    return Projection(weights=w, bias=y_mean - x_mean @ w, normalize=normalize, method="ridge", info=info)
+
+
+def _mean_svd(x, y):
+    x_mean, y_mean = np.asarray(x.mean(axis=0)).ravel(), y.mean(axis=0)
+    return (x_mean, y_mean, *centred_svd(x, y, x_mean, y_mean))
 
 
 def fit_projection(
-    text, image, *, method: str = PAPER_PROJECTION, normalize: bool = True, rcond: float | None = None
+    text,
+    image,
+    *,
+    method: str = PAPER_PROJECTION,
+    normalize: bool = True,
+    rcond: float | None = None,
+    is_val=None,
 ) -> Projection:
     """Fit the text -> image map (equation ``eq-projection`` of notebook 07).
 
     ``text`` (n, d_text; dense or sparse) and ``image`` (n, d_image) are paired row by row (one row
     per caption, the image repeated for each of its captions). ``method``: ``"lstsq"`` (plain least
-    squares with an intercept, :func:`lstsq_min_norm`; ``rcond`` truncates it) or ``"mlp"`` (the
-    authors' ``MLPRegressor``, see the module docstring; ``rcond`` must stay None).
-    ``Projection.info`` holds the fit time in seconds and the rank (lstsq) or epochs run (mlp).
+    squares with an intercept, :func:`lstsq_min_norm`; ``rcond`` truncates it), ``"mlp"`` (the
+    authors' ``MLPRegressor``, see the module docstring) or ``"ridge"`` (:func:`fit_ridge`, which
+    needs ``is_val``, the validation captions' rows); ``rcond`` is for lstsq only.
+    ``Projection.info`` holds the fit time in seconds and the rank and condition number (lstsq,
+    ridge) or epochs run (mlp).
     """
     if method not in PROJECTIONS:
         raise ReproError(f"Unknown projection {method!r}; choose one of {', '.join(PROJECTIONS)}.")
+    if rcond is not None and method != "lstsq":
+        raise ReproError(
+            f"rcond truncates the least-squares solution; it has no meaning for "
+            f"projection={method!r} (set it to null)."
+        )
+    if method == "ridge":
+        if is_val is None:
+            raise ReproError("projection='ridge' chooses its penalty on validation captions: pass is_val.")
+        return fit_ridge(text, image, is_val, normalize=normalize)
     x = prepare(text, normalize)
     y = l2_normalize(image) if normalize else dense(image)
     n = x.shape[0]
@@ -140,14 +228,9 @@ def fit_projection(
     if method == "lstsq":
         x_mean = np.asarray(x.mean(axis=0)).ravel()
         y_mean = y.mean(axis=0)
-        w, rank = lstsq_min_norm(x, y, x_mean, y_mean, rcond=rcond)
-        bias, info = y_mean - x_mean @ w, {"rank": rank}
+        w, rank, cond = _lstsq(x, y, x_mean, y_mean, rcond=rcond)
+        bias, info = y_mean - x_mean @ w, {"rank": rank, "cond": cond}
     else:
-        if rcond is not None:
-            raise ReproError(
-                "rcond truncates the least-squares solution; it has no meaning for "
-                "projection='mlp' (set it to null)."
-            )
         w, bias, info = _fit_mlp(x, y)
     info["fit_s"] = time.perf_counter() - start
     return Projection(weights=w, bias=bias, normalize=normalize, method=method, info=info)

@@ -176,11 +176,14 @@ def evaluate_pair(
     workers: int = 1,
     rcond: float | None = None,
     projection: str = PAPER_PROJECTION,
+    train_is_val=None,
 ) -> tuple[dict, Projection]:
-    """Fit the projection (``projection``: "lstsq" or "mlp", :func:`helpers.paper_b.projection.fit_projection`)
+    """Fit the projection (``projection``: "lstsq", "mlp" or "ridge", :func:`helpers.paper_b.projection.fit_projection`;
+    ``train_is_val`` marks the training pairs of validation captions, which ridge needs)
     on training pairs and score the test captions against the test images: the row of Tables 1-2,
-    Reed et al.'s two numbers and the projection's fit time (``fit_s``)."""
-    proj = fit_projection(train_text, train_image, method=projection, rcond=rcond)
+    Reed et al.'s two numbers, the projection's fit time (``fit_s``), the text matrix's condition
+    number (``cond``, lstsq and ridge) and the ridge penalty (``alpha``)."""
+    proj = fit_projection(train_text, train_image, method=projection, rcond=rcond, is_val=train_is_val)
     projected = proj(test_text)
     _, idx = nearest_images(projected, test_image, k=k, method=method, workers=workers)
     metrics = retrieval_metrics(test_caption_classes, test_image_classes, idx)
@@ -192,6 +195,8 @@ def evaluate_pair(
     metrics["queries"] = int(len(projected))
     metrics["images"] = int(len(test_image_classes))
     metrics["fit_s"] = float(proj.info.get("fit_s", np.nan))
+    metrics["cond"] = float(proj.info.get("cond", np.nan))
+    metrics["alpha"] = float(proj.info.get("alpha", np.nan))
     return metrics, proj
 
 
@@ -229,6 +234,7 @@ def evaluate_pairs(
         )
     cap_img = caps.image.map(row_of).to_numpy()
     is_train = (caps.part != "test").to_numpy()
+    train_is_val = (caps.part == "val").to_numpy()[is_train]
     test_img = (split.part == "test").to_numpy()
     if not test_img.any() or is_train.all():
         raise ReproError("The split has no test images or no test captions to retrieve with.")
@@ -249,6 +255,7 @@ def evaluate_pairs(
                 workers=workers,
                 rcond=rcond,
                 projection=projection,
+                train_is_val=train_is_val,
             )
             rows.append(
                 {

@@ -3,7 +3,9 @@
 The step's files keep the names notebook 08, the record (``helpers/book/record.py``) and the
 book's checks read: ``metrics_<dataset>.csv`` (one row per text/image pair), the projection
 weights ``projection_<dataset>_<text>_<image>.npy`` (float32), ``table1.csv`` / ``table2.csv``
-(Tables B1-B2 as built), ``projection_comparison.csv`` (the least-squares / MLP comparison) and ``info.json`` (the models
+(Tables B1-B2 as built), ``projection_comparison.csv`` (the least-squares / MLP / ridge comparison),
+the ridge fit's weights ``ridge_<dataset>_<text>_<image>.npy`` and metrics ``metrics_ridge_<dataset>.csv``
+(with the condition number ``cond`` and the penalty ``alpha`` per pair) and ``info.json`` (the models
 behind the embeddings, the chance level, the projection and the fitted pairs).
 """
 
@@ -19,6 +21,8 @@ from helpers.paper_b import tables_b
 from helpers.paper_b.projection import Projection
 
 DATASETS = ("cub", "flowers")
+#: the file prefix of the well-posed (ridge) fit, Figures 8-10's weights
+RIDGE = "ridge"
 
 
 def run_info(
@@ -61,11 +65,13 @@ def write(
     projection: str,
     rcond: float | None,
     shipped: dict[str, pd.DataFrame] | None = None,
+    well_posed: dict[str, tuple[pd.DataFrame, dict[tuple[str, str], Projection]]] | None = None,
 ) -> None:
     """Write notebook 07's files into ``folder`` (the step's build folder): the metrics and the
     projection weights per data set, Tables B1-B2 (:func:`helpers.paper_b.tables_b.table_beside_paper`),
     the projection comparison, ``info.json`` (:func:`run_info` of the keyword arguments) and, where
-    notebook 06 embedded with the models as they ship, their metrics (``metrics_shipped_<d>.csv``).
+    notebook 06 embedded with the models as they ship, their metrics (``metrics_shipped_<d>.csv``);
+    ``well_posed``: per data set the ridge fit's metrics and projections.
 
     Explained in notebook 07, section "Saving metrics and projections".
     """
@@ -86,6 +92,10 @@ def write(
     comparison.to_csv(folder / "projection_comparison.csv")
     for d, r in (shipped or {}).items():
         r.to_csv(folder / f"metrics_shipped_{d}.csv", index=False)
+    for d, (r, fits) in (well_posed or {}).items():
+        r.to_csv(folder / f"metrics_{RIDGE}_{d}.csv", index=False)
+        for (t, i), proj in fits.items():
+            np.save(folder / f"{RIDGE}_{d}_{t}_{i}.npy", proj.weights.astype(np.float32))
     (folder / "info.json").write_text(json.dumps(run, indent=1))
 
 
@@ -116,6 +126,19 @@ def load_shipped(folder: Path) -> dict[str, pd.DataFrame]:
         d: _read_csv(folder / f"metrics_shipped_{d}.csv")
         for d in DATASETS
         if (folder / f"metrics_shipped_{d}.csv").is_file()
+    }
+
+
+def load_well_posed(folder: Path) -> dict[str, pd.DataFrame]:
+    """The ridge fit's metrics per data set (``metrics_ridge_<dataset>.csv``, with ``cond`` and
+    ``alpha``), for the data sets that have them.
+
+    Explained in notebook 08, section "A well-posed fit".
+    """
+    return {
+        d: _read_csv(folder / f"metrics_{RIDGE}_{d}.csv")
+        for d in DATASETS
+        if (folder / f"metrics_{RIDGE}_{d}.csv").is_file()
     }
 
 

@@ -180,3 +180,33 @@ def shipped_table(results: dict[str, pd.DataFrame], shipped: dict[str, pd.DataFr
             }
         )
     return pd.concat(parts).round(3) if parts else pd.DataFrame()
+
+
+_LABELS = {"top1": "Top-1", "top5": "Top-5", "f1": "F1"}
+
+
+def ranking_sentence(comparison: pd.DataFrame, metric: str = "top1") -> str:
+    """Whether the pair ranking of Tables B1-B2 holds under every projection of notebook 07's
+    comparison (``table-b-projection``): per data set, the best pair by ``metric`` under each
+    fit and the Spearman correlation of each fit's order of the pairs with the first fit's.
+    Describes one build (one fine-tuning seed); it is not a verdict.
+
+    Explained in notebook 07, section "Least squares or the authors' MLP?".
+    """
+    if comparison.empty:
+        return "no data set has captions in this run, so no projection was compared"
+    parts = []
+    for d in dict.fromkeys(comparison.index.get_level_values(0)):
+        scores = comparison[comparison.index.get_level_values(0) == d].droplevel(0)[metric]
+        fits = list(scores.columns)
+        best = {f: " - ".join(scores[f].idxmax()) for f in fits}
+        same_best = len(set(best.values())) == 1
+        rho = {f: scores[fits[0]].corr(scores[f], method="spearman") for f in fits[1:]}
+        said = ", ".join(f"{f}: {b}" for f, b in best.items())
+        corr = "; ".join(f"{f} {r:.2f}" for f, r in rho.items())
+        parts.append(
+            f"on {d}, the best pair by {_LABELS.get(metric, metric)} is "
+            + (f"{best[fits[0]]} under every fit" if same_best else f"not the same under every fit ({said})")
+            + (f"; rank correlation of the pairs' order with {fits[0]}'s: {corr}" if rho else "")
+        )
+    return "; ".join(parts)
