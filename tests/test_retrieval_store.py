@@ -52,19 +52,19 @@ def evaluated():
     return results, projections, comparison
 
 
+def write(folder, evaluated, **extra):
+    """notebook 07's retrieval_store.write of the evaluated toy data set, smoke profile, lstsq."""
+    results, projections, comparison = evaluated
+    chance = {"cub": 0.5, "flowers": None}
+    retrieval_store.write(
+        folder, results, projections, comparison, info06=info06(), chance_top1=chance,
+        profile="smoke", projection="lstsq", rcond=None, **extra,
+    )  # fmt: skip
+
+
 def test_written_files_read_back_exactly(tmp_path, evaluated):
     results, projections, comparison = evaluated
-    retrieval_store.write(
-        tmp_path,
-        results,
-        projections,
-        comparison,
-        info06=info06(),
-        chance_top1={"cub": 0.5, "flowers": None},
-        profile="smoke",
-        projection="lstsq",
-        rcond=None,
-    )
+    write(tmp_path, evaluated)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "info.json",
         "metrics_cub.csv",
@@ -120,18 +120,7 @@ def test_the_ridge_fit_is_stored_beside_the_papers_and_reads_back(tmp_path, eval
         frame.loc[(frame.part == "train") & (frame.image.str[2:].astype(int) % 4 == 0), "part"] = "val"
     ridge, fits = retrieval.evaluate_pairs(data, reed_k=3, projection="ridge")
     assert (ridge.alpha > 0).all() and (ridge.cond >= 1).all() and results["cub"].alpha.isna().all()
-    retrieval_store.write(
-        tmp_path,
-        results,
-        projections,
-        comparison,
-        info06=info06(),
-        chance_top1={"cub": 0.5, "flowers": None},
-        profile="smoke",
-        projection="lstsq",
-        rcond=None,
-        well_posed={"cub": (ridge, fits)},
-    )
+    write(tmp_path, evaluated, well_posed={"cub": (ridge, fits)})
     assert {"metrics_ridge_cub.csv", "ridge_cub_tfidf_resnet18.npy"} <= {p.name for p in tmp_path.iterdir()}
     pd.testing.assert_frame_equal(retrieval_store.load_well_posed(tmp_path)["cub"], ridge, check_exact=True)
     w = np.load(tmp_path / "ridge_cub_tfidf_resnet18.npy")
