@@ -178,6 +178,30 @@ def _control_answer(rows: list[dict], by_run: dict, suffix: str) -> str:
     return f"**{question}** " + "; ".join(texts) + "."
 
 
+def best_pair(rows: list[dict]) -> tuple[list[dict], verdicts.Verdict | None]:
+    """Table B1's rows (record form: mean ± std and ``per_seed``) ranked by mean Top-1, and the
+    verdict of the rule on "is the first ahead of the second?" (None with one pair)."""
+    ranked = sorted(rows, key=lambda r: _mean(r, "top1"), reverse=True)
+    if len(ranked) < 2:
+        return ranked, None
+    return ranked, verdicts.interval(ranked[0], ranked[1], "top1", n_reviews=ranked[0].get("queries"))
+
+
+def ranking_text(rows: list[dict]) -> str:
+    """Notebook 07, "Over fine-tuning seeds": the best pair of this build over its seeds, the
+    second, and whether the first is really ahead (:func:`best_pair`, the rule of
+    :mod:`helpers.book.verdicts`)."""
+    rows = [r for r in rows if _mean(r, "top1") is not None]
+    if not rows:
+        return "no pair has a Top-1 in this build"
+    ranked, win = best_pair(rows)
+    n = len(ranked[0].get("per_seed") or [])
+    said = f"the best pair by mean Top-1 over {n} fine-tuning seed{'s' if n != 1 else ''} is {ranked[0]['text']}-{ranked[0]['image']}"
+    if win is None:
+        return said
+    return f"{said}, ahead of {ranked[1]['text']}-{ranked[1]['image']}: is it really ahead? {win.text()}"
+
+
 def paper_b(record: dict | None) -> str:
     """Markdown: Paper B's two questions answered from the record's Table B1 (CUB)."""
     if (missing := _none(record)) is not None:
@@ -187,7 +211,7 @@ def paper_b(record: dict | None) -> str:
         return "The recorded run has no Table B1 numbers."
     classes = ((record.get("data") or {}).get("cub") or {}).get("classes", {}).get("test")
     on = f"{classes} unseen CUB classes" if classes else "the unseen CUB classes"
-    ranked = sorted(rows, key=lambda r: _mean(r, "top1"), reverse=True)
+    ranked, win = best_pair(rows)
     best, second = ranked[0], ranked[1] if len(ranked) > 1 else None
 
     models = (record.get("models") or {}).get("B") or {}
@@ -199,7 +223,6 @@ def paper_b(record: dict | None) -> str:
         image = _used((models.get("images") or {}).get(f"cub/{r['image model']}"), r["image model"])
         return f"{r['text']}-{r['image']} (ran as {text} → {image})"
 
-    win = verdicts.interval(best, second, "top1", n_reviews=best.get("queries")) if second else None
     out = [
         f"**Which text/image pair wins on {on}?** {pair(best)}: Top-1 {_mean(best, 'top1'):.3f}, "
         f"Top-5 {_mean(best, 'top5'):.3f}, macro F1 {_mean(best, 'f1'):.3f}"

@@ -96,10 +96,12 @@ def table_a1(art04: Path) -> list[dict]:
 
 
 def table_b(art07: Path, dataset: str, stem: str = "metrics") -> list[dict]:
-    """Table B1 (``cub``) or B2 (``flowers``) from notebook 07's ``metrics_<dataset>.csv``: one line
-    per text/image pair and seed; empty when the data set has no captions (or, with ``stem``
+    """Table B1 (``cub``) or B2 (``flowers``) from notebook 07's ``metrics_seeds_<dataset>.csv``
+    (every fine-tuning seed) or, without it, ``metrics_<dataset>.csv``: one line per text/image
+    pair, mean ± std over its seeds and the per-seed values; empty when the data set has no captions (or, with ``stem``
     ``"metrics_shipped"``, the baseline of the models as they ship, when it ran)."""
-    rows = _rows(art07 / f"{stem}_{dataset}.csv")
+    seeds = art07 / f"{stem}_seeds_{dataset}.csv"  # every fine-tuning seed, where 07 stored them
+    rows = _rows(seeds if seeds.is_file() else art07 / f"{stem}_{dataset}.csv")
     keys = list(dict.fromkeys((r["text"], r["image"]) for r in rows))
     out = []
     for t, i in keys:

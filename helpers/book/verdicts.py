@@ -25,6 +25,7 @@ added:
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 from scipy import stats
@@ -115,7 +116,7 @@ def _side(row: dict, metric: str, deterministic: bool, n_reviews: int | None):
     if n < 2 and not deterministic:
         return f"*{name}* has one seed, so no seed-to-seed spread"
     mean = sum(vals) / n
-    seed_var = stats.tvar(vals) / n if n >= 2 else 0.0
+    seed_var = statistics.variance(vals) / n if n >= 2 else 0.0
     reviews = n_reviews or next((s.get("n_val") for s in row["per_seed"] if s.get("n_val")), None)
     review_var = mean * (1 - mean) / reviews if reviews and 0 <= mean <= 1 else 0.0
     return mean, seed_var, (n - 1 if n >= 2 else None), review_var

@@ -120,10 +120,13 @@ def info_record(
     image_runs: dict,
     text_runs: dict,
     shipped: bool = False,
+    seeds=(0,),
 ) -> dict:
     """``info.json`` of notebook 06: the profile, the models, which data sets have captions, the
     TF-IDF vocabulary sizes, the ModelChoices (``tables_b.choice_rows``), the caption
-    classifier's histories and whether the models as they ship embedded too (``shipped``).
+    classifier's histories, whether the models as they ship embedded too (``shipped``) and the
+    fine-tuning ``seeds`` (the first one's files have no suffix, the others
+    ``retrieval_data.seed_variant``).
 
     Explained in notebook 06, section "Saving the embeddings".
     """
@@ -137,6 +140,7 @@ def info_record(
         **tables_b.choice_rows(choices, text_choice(text_runs)),
         "text_histories": {d: r.history for d, r in text_runs.items()},
         "shipped": shipped,
+        "seeds": [int(s) for s in seeds],
     }
 
 

@@ -131,7 +131,7 @@ def run_caption_jobs(ex, name: str, captions: dict, split: dict, out, recipe: di
     return dict(zip(with_captions, ex.map(run_job, jobs, desc="caption fine-tunes")))
 
 
-def run_shipped_jobs(
+def run_variant_jobs(
     ex,
     image_sets: dict,
     split: dict,
@@ -141,34 +141,52 @@ def run_shipped_jobs(
     out,
     recipes: dict,
     source,
+    variant: str,
 ) -> dict:
-    """The baseline of notebook 07: every image model and the caption encoder *as they ship*
-    (``epochs=0`` in their recipes, ``recipes["image"]`` and ``recipes["text"]``: no step of
-    fine-tuning, the new head dropped as always), embedding the same images and captions; files
-    end in :data:`helpers.paper_b.retrieval_data.SHIPPED`. Returns
+    """Every image model and the caption encoder once more, with ``recipes["image"]`` /
+    ``recipes["text"]``, on the same images and captions; the files end in ``variant``.  Returns
     ``{("image", dataset, model) | ("text", dataset): CachedEmbedding}``.
 
-    Explained in notebook 06, section "The models as they ship".
+    Explained in notebook 06, sections "The models as they ship" and "More fine-tuning seeds".
     """
-    image, text = {**recipes["image"], "epochs": 0}, {**recipes["text"], "epochs": 0}
     keys = [("image", d, name) for d in image_sets for name in image_models]
     jobs = [
         image_job(
-            d,
-            name,
-            image_sets[d],
-            split[d],
-            out,
-            image,
-            source,
-            remote=ex.remote,
-            variant=retrieval_data.SHIPPED,
+            d, name, image_sets[d], split[d], out, recipes["image"], source, remote=ex.remote, variant=variant
         )
         for _, d, name in keys
     ]
     for d in (d for d in captions if captions[d] is not None):
         keys.append(("text", d))
-        jobs.append(
-            caption_job(d, text_model, captions[d], split[d], out, text, variant=retrieval_data.SHIPPED)
-        )
-    return dict(zip(keys, ex.map(run_job, jobs, desc="models as they ship")))
+        jobs.append(caption_job(d, text_model, captions[d], split[d], out, recipes["text"], variant=variant))
+    return dict(zip(keys, ex.map(run_job, jobs, desc=f"fine-tunes {variant.strip('_')}")))
+
+
+def run_shipped_jobs(ex, image_sets, split, image_models, text_model, captions, out, recipes, source) -> dict:
+    """The baseline of notebook 07: every image model and the caption encoder *as they ship*
+    (``epochs=0`` in their recipes: no step of fine-tuning, the new head dropped as always),
+    embedding the same images and captions (:func:`run_variant_jobs`); files end in
+    :data:`helpers.paper_b.retrieval_data.SHIPPED`.
+
+    Explained in notebook 06, section "The models as they ship".
+    """
+    shipped = {k: {**r, "epochs": 0} for k, r in recipes.items()}
+    args = (image_sets, split, image_models, text_model, captions, out, shipped, source)
+    return run_variant_jobs(ex, *args, retrieval_data.SHIPPED)
+
+
+def run_seed_jobs(
+    ex, image_sets, split, image_models, text_model, captions, out, recipes, source, seeds
+) -> dict:
+    """Table B1 over fine-tuning seeds: every fine-tune again with each seed of ``seeds`` (the
+    recipes' other settings unchanged, :func:`run_variant_jobs`), files ending in
+    :func:`helpers.paper_b.retrieval_data.seed_variant`.  Returns ``{seed: run_variant_jobs(...)}``.
+
+    Explained in notebook 06, section "More fine-tuning seeds".
+    """
+    out_runs = {}
+    for s in seeds:
+        seeded = {k: {**r, "seed": int(s)} for k, r in recipes.items()}
+        args = (image_sets, split, image_models, text_model, captions, out, seeded, source)
+        out_runs[int(s)] = run_variant_jobs(ex, *args, retrieval_data.seed_variant(s))
+    return out_runs

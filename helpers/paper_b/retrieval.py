@@ -41,6 +41,7 @@ from helpers.core.errors import ReproError
 from helpers.paper_b.facts import PAPER_IMAGE_NAMES, PAPER_TEXT_NAMES
 from helpers.paper_b.projection import PAPER_PROJECTION, Projection, fit_projection, l2_normalize
 from helpers.paper_b.projection import dense as _dense
+from helpers.paper_b.retrieval_data import seed_variant
 
 
 def nearest_images(
@@ -269,6 +270,20 @@ def evaluate_pairs(
             )
             projections[(t_name, i_name)] = proj
     return pd.DataFrame(rows), projections
+
+
+def evaluate_seeds(load, seeds, first: pd.DataFrame, **kwargs) -> pd.DataFrame:
+    """Table B1 over notebook 06's fine-tuning ``seeds``: ``first`` (:func:`evaluate_pairs` of the
+    first seed's embeddings) and the same evaluation of each further seed's embeddings
+    (``load(variant)``: ``retrieval_data.load_embeddings`` of that seed's file suffix,
+    ``retrieval_data.seed_variant``), one under the other with a ``seed`` column.
+
+    Explained in notebook 07, section "Over fine-tuning seeds".
+    """
+    parts = [first.assign(seed=int(seeds[0]))]
+    for s in seeds[1:]:
+        parts.append(evaluate_pairs(load(seed_variant(s)), **kwargs)[0].assign(seed=int(s)))
+    return pd.concat(parts, ignore_index=True)
 
 
 def projection_comparison(

@@ -121,6 +121,12 @@ def tfidf_embeddings(captions: pd.DataFrame):
 SHIPPED = "_shipped"
 
 
+def seed_variant(seed: int) -> str:
+    """The file-stem suffix of the embeddings fine-tuned with one more seed (notebook 06's
+    ``more_seeds``; the first seed's files have none)."""
+    return f"_seed{int(seed)}"
+
+
 def load_embeddings(folder: Path, dataset: str, info: dict, variant: str = "") -> dict:
     """Notebook 07: notebook 06's files of one data set, as ``{"split", "captions", "images",
     "texts"}`` (``captions`` None and ``texts`` empty without captions), ready for

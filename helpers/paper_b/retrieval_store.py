@@ -4,6 +4,7 @@ The step's files keep the names notebook 08, the record (``helpers/book/record.p
 book's checks read: ``metrics_<dataset>.csv`` (one row per text/image pair), the projection
 weights ``projection_<dataset>_<text>_<image>.npy`` (float32), ``table1.csv`` / ``table2.csv``
 (Tables B1-B2 as built), ``projection_comparison.csv`` (the least-squares / MLP / ridge comparison),
+the metrics over notebook 06's fine-tuning seeds ``metrics_seeds_<dataset>.csv``,
 the ridge fit's weights ``ridge_<dataset>_<text>_<image>.npy`` and metrics ``metrics_ridge_<dataset>.csv``
 (with the condition number ``cond`` and the penalty ``alpha`` per pair) and ``info.json`` (the models
 behind the embeddings, the chance level, the projection and the fitted pairs).
@@ -23,6 +24,8 @@ from helpers.paper_b.projection import Projection
 DATASETS = ("cub", "flowers")
 #: the file prefix of the well-posed (ridge) fit, Figures 8-10's weights
 RIDGE = "ridge"
+#: the file stem of the metrics over notebook 06's fine-tuning seeds (the record's Table B1 reads it)
+SEEDS = "metrics_seeds"
 
 
 def run_info(
@@ -66,12 +69,14 @@ def write(
     rcond: float | None,
     shipped: dict[str, pd.DataFrame] | None = None,
     well_posed: dict[str, tuple[pd.DataFrame, dict[tuple[str, str], Projection]]] | None = None,
+    seed_results: dict[str, pd.DataFrame] | None = None,
 ) -> None:
     """Write notebook 07's files into ``folder`` (the step's build folder): the metrics and the
     projection weights per data set, Tables B1-B2 (:func:`helpers.paper_b.tables_b.table_beside_paper`),
     the projection comparison, ``info.json`` (:func:`run_info` of the keyword arguments) and, where
     notebook 06 embedded with the models as they ship, their metrics (``metrics_shipped_<d>.csv``);
-    ``well_posed``: per data set the ridge fit's metrics and projections.
+    ``well_posed``: per data set the ridge fit's metrics and projections; ``seed_results``: per data
+    set the metrics over notebook 06's fine-tuning seeds (``metrics_seeds_<d>.csv``, a ``seed`` column).
 
     Explained in notebook 07, section "Saving metrics and projections".
     """
@@ -92,6 +97,8 @@ def write(
     comparison.to_csv(folder / "projection_comparison.csv")
     for d, r in (shipped or {}).items():
         r.to_csv(folder / f"metrics_shipped_{d}.csv", index=False)
+    for d, r in (seed_results or {}).items():
+        r.to_csv(folder / f"{SEEDS}_{d}.csv", index=False)
     for d, (r, fits) in (well_posed or {}).items():
         r.to_csv(folder / f"metrics_{RIDGE}_{d}.csv", index=False)
         for (t, i), proj in fits.items():
@@ -139,6 +146,17 @@ def load_well_posed(folder: Path) -> dict[str, pd.DataFrame]:
         d: _read_csv(folder / f"metrics_{RIDGE}_{d}.csv")
         for d in DATASETS
         if (folder / f"metrics_{RIDGE}_{d}.csv").is_file()
+    }
+
+
+def load_seeds(folder: Path) -> dict[str, pd.DataFrame]:
+    """The metrics over the fine-tuning seeds per data set (``metrics_seeds_<dataset>.csv``), for
+    the data sets that have them.
+
+    Explained in notebook 07, section "Over fine-tuning seeds".
+    """
+    return {
+        d: _read_csv(folder / f"{SEEDS}_{d}.csv") for d in DATASETS if (folder / f"{SEEDS}_{d}.csv").is_file()
     }
 
 

@@ -210,3 +210,20 @@ def ranking_sentence(comparison: pd.DataFrame, metric: str = "top1") -> str:
             + (f"; rank correlation of the pairs' order with {fits[0]}'s: {corr}" if rho else "")
         )
     return "; ".join(parts)
+
+
+def seeds_table(seed_results: dict[str, pd.DataFrame], metric: str = "top1") -> pd.DataFrame:
+    """Notebook 07's Table B1 over fine-tuning seeds (``table-b-seeds``): per data set and pair,
+    ``metric`` for each seed of :func:`helpers.paper_b.retrieval.evaluate_seeds`, their mean and
+    standard deviation (empty without captions; no std with one seed).
+
+    Explained in notebook 07, section "Over fine-tuning seeds".
+    """
+    parts = {}
+    for d, r in seed_results.items():
+        if r.empty:
+            continue
+        wide = r.pivot_table(index=["text", "image"], columns="seed", values=metric, sort=False)
+        wide.columns = [f"{_LABELS.get(metric, metric)} seed {s}" for s in wide.columns]
+        parts[d] = wide.assign(mean=wide.mean(axis=1), std=wide.std(axis=1, ddof=1)).round(3)
+    return pd.concat(parts) if parts else pd.DataFrame()
