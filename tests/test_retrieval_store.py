@@ -145,3 +145,14 @@ def test_ranking_sentence_names_the_best_pair_per_fit():
     assert "not the same under every fit (lstsq: DistilBERT - ResNet, ridge: TF-IDF - VGG)" in said
     assert said.endswith("ridge -1.00")
     assert tables_b.ranking_sentence(pd.DataFrame()).startswith("no data set has captions")
+
+
+def test_projection_display_has_a_row_per_pair_and_fit(evaluated):
+    _, _, comparison = evaluated
+    shown = tables_b.projection_display(comparison)
+    assert list(shown.columns) == ["top1", "top5", "f1", "fit_s"]
+    assert shown.index.names == ["data set", "text", "image", "fit"]
+    assert shown.loc[("cub", "TF-IDF", "ResNet", "mlp"), "top1"] == round(
+        comparison[("top1", "mlp")].iloc[0], 3
+    )
+    assert tables_b.projection_display(pd.DataFrame()).empty

@@ -227,3 +227,16 @@ def seeds_table(seed_results: dict[str, pd.DataFrame], metric: str = "top1") -> 
         wide.columns = [f"{_LABELS.get(metric, metric)} seed {s}" for s in wide.columns]
         parts[d] = wide.assign(mean=wide.mean(axis=1), std=wide.std(axis=1, ddof=1)).round(3)
     return pd.concat(parts) if parts else pd.DataFrame()
+
+
+def projection_display(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The projection comparison as the page shows it (``table-b-projection``): one row per data set,
+    pair and fit, the metrics as columns (narrow enough for the page with three fits), 3 digits.
+
+    Explained in notebook 07, section "Least squares or the authors' MLP?".
+    """
+    if comparison.empty:
+        return comparison
+    long = comparison.stack(level=1)
+    long.index = long.index.set_names(["data set", "text", "image", "fit"])
+    return long.round(3)
