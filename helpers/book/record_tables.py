@@ -20,6 +20,7 @@ import pandas as pd
 from helpers.core.errors import ReproError
 from helpers.core.recorded import A1_METRICS, B_METRICS
 from helpers.paper_a.table_a1_runs import COLLAPSE_SHARE
+from helpers.paper_b.retrieval_store import SEEDS
 
 #: per-seed values kept besides the metrics
 A1_SEED_EXTRA = ("val_majority_share", "n_val", "epochs")
@@ -100,8 +101,8 @@ def table_b(art07: Path, dataset: str, stem: str = "metrics") -> list[dict]:
     (every fine-tuning seed) or, without it, ``metrics_<dataset>.csv``: one line per text/image
     pair, mean ± std over its seeds and the per-seed values; empty when the data set has no captions (or, with ``stem``
     ``"metrics_shipped"``, the baseline of the models as they ship, when it ran)."""
-    seeds = art07 / f"{stem}_seeds_{dataset}.csv"  # every fine-tuning seed, where 07 stored them
-    rows = _rows(seeds if seeds.is_file() else art07 / f"{stem}_{dataset}.csv")
+    seeds = art07 / f"{SEEDS}_{dataset}.csv"  # every fine-tuning seed, where 07 stored them
+    rows = _rows(seeds if stem == "metrics" and seeds.is_file() else art07 / f"{stem}_{dataset}.csv")
     keys = list(dict.fromkeys((r["text"], r["image"]) for r in rows))
     out = []
     for t, i in keys:

@@ -123,17 +123,20 @@ def load_metrics(folder: Path) -> dict[str, pd.DataFrame]:
     return {d: _read_csv(folder / f"metrics_{d}.csv") for d in DATASETS}
 
 
+def _stored(folder: Path, stem: str) -> dict[str, pd.DataFrame]:
+    """``<stem>_<dataset>.csv`` of every data set that has one."""
+    return {
+        d: _read_csv(folder / f"{stem}_{d}.csv") for d in DATASETS if (folder / f"{stem}_{d}.csv").is_file()
+    }
+
+
 def load_shipped(folder: Path) -> dict[str, pd.DataFrame]:
     """The metrics of the models as they ship (``metrics_shipped_<dataset>.csv``), for the data
     sets that have them (none when notebook 06 ran without ``shipped_baseline``).
 
     Explained in notebook 07, section "What fine-tuning buys".
     """
-    return {
-        d: _read_csv(folder / f"metrics_shipped_{d}.csv")
-        for d in DATASETS
-        if (folder / f"metrics_shipped_{d}.csv").is_file()
-    }
+    return _stored(folder, "metrics_shipped")
 
 
 def load_well_posed(folder: Path) -> dict[str, pd.DataFrame]:
@@ -142,11 +145,7 @@ def load_well_posed(folder: Path) -> dict[str, pd.DataFrame]:
 
     Explained in notebook 08, section "A well-posed fit".
     """
-    return {
-        d: _read_csv(folder / f"metrics_{RIDGE}_{d}.csv")
-        for d in DATASETS
-        if (folder / f"metrics_{RIDGE}_{d}.csv").is_file()
-    }
+    return _stored(folder, f"metrics_{RIDGE}")
 
 
 def load_seeds(folder: Path) -> dict[str, pd.DataFrame]:
@@ -155,9 +154,7 @@ def load_seeds(folder: Path) -> dict[str, pd.DataFrame]:
 
     Explained in notebook 07, section "Over fine-tuning seeds".
     """
-    return {
-        d: _read_csv(folder / f"{SEEDS}_{d}.csv") for d in DATASETS if (folder / f"{SEEDS}_{d}.csv").is_file()
-    }
+    return _stored(folder, SEEDS)
 
 
 def load_comparison(folder: Path) -> pd.DataFrame:
