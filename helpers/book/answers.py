@@ -77,6 +77,8 @@ def paper_a(record: dict | None) -> str:
     verdict of :mod:`helpers.book.verdicts` (yes / no / not determined)."""
     if (missing := _none(record)) is not None:
         return missing
+    if "A1" not in record["tables"]:
+        return "Paper A's part of the run (notebooks 01-04) is not recorded yet."
     rows = record["tables"]["A1"]
     by_run = {r["row"]: r for r in rows}
     image = _image_rows(rows)
@@ -206,6 +208,8 @@ def paper_b(record: dict | None) -> str:
     """Markdown: Paper B's two questions answered from the record's Table B1 (CUB)."""
     if (missing := _none(record)) is not None:
         return missing
+    if "B1" not in record["tables"]:
+        return "Paper B's part of the run (notebooks 05-08) is not recorded yet."
     rows = [r for r in record["tables"]["B1"] if _mean(r, "top1") is not None]
     if not rows:
         return "The recorded run has no Table B1 numbers."

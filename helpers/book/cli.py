@@ -12,7 +12,7 @@ import sys
 
 from helpers.book import run
 from helpers.book.record import write
-from helpers.book.run import build_book, execute_many, parse_overrides, select
+from helpers.book.run import GROUPS, build_book, execute_many, parse_overrides, select
 from helpers.core import tasks
 from helpers.core.config import artifact_root, check_profile
 from helpers.core.errors import ReproError
@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         if want_book:
             build_book()
         if want_record:  # results/<profile>.json from the executed notebooks (helpers/book/record.py)
-            print(f"Recorded: {write(args.profile)}")
+            # `paper-a record` records that part alone and keeps the other part of the record
+            part = targets[0] if len(targets) == 1 and targets[0] in GROUPS else None
+            print(f"Recorded: {write(args.profile, part=part)}")
     except ReproError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

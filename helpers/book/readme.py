@@ -23,7 +23,7 @@ def _cell(text: str) -> str:
 
 def readme_section(record: dict | None, profile: str = "full") -> str:
     """The README's text between the full-results markers, generated from ``record``."""
-    cmd = f"python -m helpers.run all --profile {profile} && python -m helpers.record --profile {profile}"
+    cmd = f"python -m helpers.run all record --profile {profile}"
     if record is None:
         return (
             f"No {profile} run has been recorded yet: `results/{profile}.json` does not exist. "
@@ -32,7 +32,8 @@ def readme_section(record: dict | None, profile: str = "full") -> str:
             "this section."
         )
     lines = [
-        f"Recorded {caption(record)}; `{cmd}`.",
+        f"Recorded {caption(record)}; `{cmd}`, or one paper at a time (`paper-a` / `paper-b` in "
+        "place of `all`, book/running.md).",
         "",
         "| notebook | " + " | ".join(k[:2] for k in record["notebooks"]) + " | total |",
         "|---|" + "---|" * (len(record["notebooks"]) + 1),
@@ -41,7 +42,7 @@ def readme_section(record: dict | None, profile: str = "full") -> str:
         + f" | {record['total_wall_s'] / 60:.1f} |",
         "",
     ]
-    a1 = record["tables"]["A1"]
+    a1 = record["tables"].get("A1", [])
     lines += [
         "**Table A1** (Paper A, IMDB; mean ± std over seeds; the paper: 0.81-0.82 validation accuracy; "
         "a collapsed seed gave one class to ≥ 95 % of the validation reviews)",
@@ -58,8 +59,11 @@ def readme_section(record: dict | None, profile: str = "full") -> str:
         ("B1", "Table B1 (Paper B, CUB birds, unseen classes)"),
         ("B2", "Table B2 (Paper B, Oxford-102 flowers, unseen classes)"),
     ):
-        rows = record["tables"][name]
+        rows = record["tables"].get(name)
         lines += ["", f"**{title}**", ""]
+        if rows is None:
+            lines.append(f"Not recorded yet: `python -m helpers.run paper-b record --profile {profile}`.")
+            continue
         if not rows:
             lines.append("Not computed: the data folder has no captions for this data set.")
             continue

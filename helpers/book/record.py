@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 
-from helpers.book import run
+from helpers.book import record_parts, run
 from helpers.book.readme import update_readme
 from helpers.book.record_tables import _mean_std, table_a1, table_b  # noqa: F401 (record._mean_std)
 from helpers.core import artifacts, tasks
@@ -125,11 +125,14 @@ def package_versions(names=PACKAGES) -> dict:
     return out
 
 
-def _executed(profile: str, executed_dir: Path) -> dict[str, dict]:
-    """Per notebook: papermill wall time and the runner's fingerprint; checked against the code."""
+def _executed(profile: str, executed_dir: Path, part: str | None = None) -> dict[str, dict]:
+    """Per notebook (of ``part``, or all): papermill wall time and the runner's fingerprint;
+    checked against the code."""
 
     out, problems = {}, []
     for source in run.notebooks():
+        if part and not record_parts.in_part(source.stem, part):
+            continue
         path = executed_dir / source.name
         if not path.is_file():
             problems.append(f"{source.stem} was not executed ({path} is missing)")
@@ -163,7 +166,7 @@ def _executed(profile: str, executed_dir: Path) -> dict[str, dict]:
         raise ReproError(
             f"Cannot record the {profile!r} run from {executed_dir}: "
             + "; ".join(problems)
-            + f". Run `python -m helpers.run all --profile {profile}` with the committed code first."
+            + f". Run `python -m helpers.run {part or 'all'} --profile {profile}` with the committed code first."
         )
     return out
 
@@ -187,11 +190,12 @@ def data_sizes(arts: dict[str, Path]) -> dict:
             for p in files
             if p.stat().st_size > 100_000
         },
-        "imdb_reviews": _counts(arts["02_deepinsight"] / "parts.csv", "part"),
     }
+    if "02_deepinsight" in arts:
+        out["imdb_reviews"] = _counts(arts["02_deepinsight"] / "parts.csv", "part")
     for d in ("cub", "flowers"):
-        split_file = arts["05_retrieval_data"] / f"split_{d}.csv"
-        if not split_file.is_file():
+        split_file = arts["05_retrieval_data"] / f"split_{d}.csv" if "05_retrieval_data" in arts else None
+        if split_file is None or not split_file.is_file():
             continue
         split = pd.read_csv(split_file)
         out[d] = {
@@ -208,13 +212,16 @@ def models_used(arts: dict[str, Path]) -> dict:
     def load(path):
         return json.loads(path.read_text()) if path.is_file() else None
 
-    a1 = {
-        "text": load(arts["01_bert_cls"] / "models.json"),
-        "extractors": load(arts["03_feature_extractors"] / "models.json"),
-    }
-    info = load(arts["07_retrieval"] / "info.json") or {}
-    b = {"text": info.get("text_choice"), "images": info.get("choices")}
-    return {"A1": a1, "B": b}
+    out = {}
+    if "01_bert_cls" in arts:
+        out["A1"] = {
+            "text": load(arts["01_bert_cls"] / "models.json"),
+            "extractors": load(arts["03_feature_extractors"] / "models.json"),
+        }
+    if "07_retrieval" in arts:
+        info = load(arts["07_retrieval"] / "info.json") or {}
+        out["B"] = {"text": info.get("text_choice"), "images": info.get("choices")}
+    return out
 
 
 STEPS = (
@@ -228,24 +235,34 @@ STEPS = (
 )
 
 
-def collect(profile: str, *, run: str | None = None, executed_dir: Path | None = None) -> dict:
+def collect(
+    profile: str, *, run: str | None = None, executed_dir: Path | None = None, part: str | None = None
+) -> dict:
     """Everything ``results/<profile>.json`` holds, read from the run's executed notebooks and
-    artifacts (raises ReproError when the run is incomplete or does not match the code)."""
+    artifacts (raises ReproError when the run is incomplete or does not match the code); with
+    ``part`` (``paper-a`` / ``paper-b``), only that part's notebooks, tables, data and models."""
 
     check_profile(profile)
     run = run or profile
     executed_dir = Path(executed_dir) if executed_dir else executed_root()
-    notebooks = _executed(profile, executed_dir)
-    arts = {step: artifacts.latest(run, step) for step in STEPS}
+    notebooks = _executed(profile, executed_dir, part)
+    steps = [s for s in STEPS if part is None or record_parts.in_part(s, part)]
+    arts = {step: artifacts.latest(run, step) for step in steps}
     now = _dt.datetime.now(_dt.timezone.utc)
-    return {
+    tables = {
+        "A1": lambda: table_a1(arts["04_sentiment_training"]),
+        "B1": lambda: table_b(arts["07_retrieval"], "cub"),
+        "B2": lambda: table_b(arts["07_retrieval"], "flowers"),
+        "B1_shipped": lambda: table_b(arts["07_retrieval"], "cub", stem="metrics_shipped"),
+    }
+    record = {
         "schema": SCHEMA,
         "profile": profile,
         "run": run,
         **git_state(),
         "date": now.strftime("%Y-%m-%d"),
         "recorded_at": now.isoformat(timespec="seconds"),
-        "command": f"python -m helpers.run all --profile {profile}",
+        "command": f"python -m helpers.run {part or 'all'} --profile {profile}",
         "machine": machine(),
         "packages": package_versions(),
         "notebooks": notebooks,
@@ -253,28 +270,41 @@ def collect(profile: str, *, run: str | None = None, executed_dir: Path | None =
         "data": data_sizes(arts),
         "models": models_used(arts),
         "tables": {
-            "A1": table_a1(arts["04_sentiment_training"]),
-            "B1": table_b(arts["07_retrieval"], "cub"),
-            "B2": table_b(arts["07_retrieval"], "flowers"),
-            "B1_shipped": table_b(arts["07_retrieval"], "cub", stem="metrics_shipped"),
+            name: make()
+            for name, make in tables.items()
+            if part is None or name in record_parts.PART_TABLES[part]
         },
     }
+    chosen = [p for p in record_parts.PARTS if part in (None, p)]
+    record["parts"] = {p: record_parts.sitting(record, p) for p in chosen}
+    return record
 
 
 def write(
-    profile: str, *, run: str | None = None, executed_dir: Path | None = None, results_dir: Path | None = None
+    profile: str,
+    *,
+    run: str | None = None,
+    executed_dir: Path | None = None,
+    results_dir: Path | None = None,
+    part: str | None = None,
 ) -> Path:
-    """Collect the record of a finished run and write ``results/<profile>.json``.
+    """Collect the record of a finished run and write ``results/<profile>.json``; with ``part``,
+    record that part only and keep the other part of the record on disk
+    (:func:`helpers.book.record_parts.merge`).
 
     The ``full`` record must describe committed code: with uncommitted changes it is refused.
     """
-    record = collect(profile, run=run, executed_dir=executed_dir)
+    if part is not None and part not in record_parts.PARTS:
+        raise ReproError(f"Unknown part {part!r}; choose {' or '.join(record_parts.PARTS)}.")
+    record = collect(profile, run=run, executed_dir=executed_dir, part=part)
     if profile == "full" and record.get("dirty") is not False:
         raise ReproError(
             "The checkout has uncommitted changes (or is not a git checkout): commit, re-run "
-            "`python -m helpers.run all --profile full`, then record, so that the recorded "
-            "numbers come from a commit."
+            f"`python -m helpers.run {part or 'all'} --profile full`, then record, so that the "
+            "recorded numbers come from a commit."
         )
+    if part is not None:
+        record = record_parts.merge(load(profile, results_dir), record, part)
     path = results_path(profile, results_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -298,11 +328,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile", default="full")
     parser.add_argument("--run", default=None, help="artifact namespace of the run (default: the profile)")
+    parser.add_argument(
+        "--part",
+        default=None,
+        choices=tuple(record_parts.PARTS),
+        help="record one paper's notebooks only and keep the other part of the record (paper-a: "
+        "01-04, paper-b: 05-08)",
+    )
     args = parser.parse_args(argv)
     try:
         check_profile(args.profile)
         if args.what == "record":
-            print(f"wrote {write(args.profile, run=args.run)}")
+            print(f"wrote {write(args.profile, run=args.run, part=args.part)}")
         elif args.what == "readme":
             changed = update_readme(profile=args.profile)
             print("README.md updated" if changed else "README.md already up to date")

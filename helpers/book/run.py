@@ -4,7 +4,7 @@
     python -m helpers.run all --profile quick                                # 01 ... 08 in order
     python -m helpers.run paper-a --profile smoke                            # 01 ... 04
     python -m helpers.run book --profile quick                               # all, then the HTML
-    python -m helpers.run all record --profile full                          # all, then results/full.json
+    python -m helpers.run all record --profile full                          # all, then results/full.json (or: paper-a record)
     python -m helpers.run all --jobs 1                                       # one notebook at a time
     python -m helpers.run 04 --profile paper --workers 4                     # Table A1's runs on 4 processes
 
@@ -42,7 +42,7 @@ from helpers.core.errors import ReproError
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 PROFILE_DIR = REPO_ROOT / "profiles"
-GROUPS = {"paper-a": ("01", "02", "03", "04"), "paper-b": ("05", "06", "07", "08")}
+GROUPS = recorded.PARTS  # paper-a: 01-04, paper-b: 05-08
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "book", "helpers")  # helpers: the pages' literalinclude
 
 

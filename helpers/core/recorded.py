@@ -26,6 +26,11 @@ A1_LABELS = {
 PAPER_GROUP, THIS_BUILD = "paper", "this build"  # the first and last column groups of the tables
 B_METRICS = ("top1", "precision", "recall", "f1", "top5", "reed_top1", "reed_ap50")
 TABLE_DATASET = {"B1": "cub", "B2": "flowers"}
+#: The two parts a run may be recorded in (book/running.md, "Recording in two parts"): the
+#: notebooks of each paper and the record's tables that they fill
+PARTS = {"paper-a": ("01", "02", "03", "04"), "paper-b": ("05", "06", "07", "08")}
+PART_TABLES = {"paper-a": ("A1",), "paper-b": ("B1", "B2", "B1_shipped")}
+PART_TITLES = {"paper-a": "Paper A (notebooks 01-04)", "paper-b": "Paper B (notebooks 05-08)"}
 
 
 def results_path(profile: str, results_dir: Path | None = None) -> Path:
@@ -66,21 +71,40 @@ def _duration(seconds: float) -> str:
     return f"{h} h {rem // 60:02d} min" if h else f"{rem // 60} min {rem % 60:02d} s"
 
 
-def caption(record: dict | None = None, profile: str = "full") -> str:
-    """One sentence for a table caption: which commit, when, on what machine, how long."""
-    if record is None:
-        record = load(profile)
-    if record is None:
-        return f"No {profile} run has been recorded yet (results/{profile}.json is missing)."
-    m = record["machine"]
+def _where(facts: dict) -> str:
+    """``"commit 0123456789 on 2026-12-07 (2 CPU cores (AVX2), 24 GB RAM; 1 h 05 min)"``."""
+    m = facts["machine"]
     cpu = f" ({m['cpu_capability']})" if m.get("cpu_capability") else ""
     where = f"{m['cores']} CPU cores{cpu}, {m['ram_gb']:g} GB RAM" + (
         f", GPU {m['gpu']}" if m.get("gpu") else ""
     )
     return (
-        f"{record['profile']} run of commit {str(record['commit'])[:10]} on {record['date']} "
-        f"({where}; {_duration(record['total_wall_s'])} for the eight notebooks)"
+        f"commit {str(facts['commit'])[:10]} on {facts['date']} ({where}; {_duration(facts['total_wall_s'])}"
     )
+
+
+def part_of(table: str) -> str:
+    """The part (``paper-a`` / ``paper-b``) whose notebooks fill the record's table ``table``."""
+    return next(part for part, tables in PART_TABLES.items() if table in tables)
+
+
+def caption(record: dict | None = None, profile: str = "full") -> str:
+    """One sentence for a table caption: which commit, when, on what machine, how long; for a run
+    recorded in two parts (``record["parts"]``) that differ in any of these, one clause per part."""
+    if record is None:
+        record = load(profile)
+    if record is None:
+        return f"No {profile} run has been recorded yet (results/{profile}.json is missing)."
+    parts = record.get("parts") or {}
+    same = {(f["commit"], f["date"], json.dumps(f["machine"], sort_keys=True)) for f in parts.values()}
+    if parts and (set(parts) != set(PARTS) or len(same) > 1):
+        clauses = [
+            f"{PART_TITLES[name]} "
+            + (f"from {_where(parts[name])})" if name in parts else "not recorded yet")
+            for name in PARTS
+        ]
+        return f"{record['profile']} run in two parts, " + " and ".join(clauses)
+    return f"{record['profile']} run of {_where(record)} for the eight notebooks)"
 
 
 def collapsed_cell(row: dict) -> str:
