@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.core import recorded
 from helpers.core.weights import ModelChoice
 from helpers.paper_b import retrieval, retrieval_store, tables_b
 
@@ -111,6 +112,9 @@ def test_reed_table_and_printed_metrics(evaluated):
     )
     shown = retrieval_store.metrics_text("cub", results["cub"])
     assert shown.startswith("cub\n") and "text model" not in shown and "TF-IDF" in shown
+    header = shown.splitlines()[1].split()
+    assert header == ["text", "image", *recorded.B_METRICS]  # the fit's facts have their own tables
+    assert max(map(len, shown.splitlines())) <= 100
 
 
 def test_the_ridge_fit_is_stored_beside_the_papers_and_reads_back(tmp_path, evaluated):

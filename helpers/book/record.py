@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 
-from helpers.book import record_parts, run
+from helpers.book import record_parts, run, sittings
 from helpers.book.readme import update_readme
 from helpers.book.record_tables import _mean_std, table_a1, table_b  # noqa: F401 (record._mean_std)
 from helpers.core import artifacts, tasks
@@ -125,9 +125,14 @@ def package_versions(names=PACKAGES) -> dict:
     return out
 
 
-def _executed(profile: str, executed_dir: Path, part: str | None = None) -> dict[str, dict]:
-    """Per notebook (of ``part``, or all): papermill wall time and the runner's fingerprint;
-    checked against the code."""
+def _executed(profile: str, executed_dir: Path, part: str | None = None, name: str = "") -> dict[str, dict]:
+    """Per notebook (of ``part``, or all): its wall time and parameters, checked against the code.
+
+    ``wall_s`` adds up every sitting of the same code and parameters that the runner kept in run
+    ``name`` (:mod:`helpers.book.sittings`; a run resumed over several sessions), and is never
+    less than papermill's duration of the last sitting (``last_sitting_s``; sittings that ran
+    before the runner kept them are only counted through it).
+    """
 
     out, problems = {}, []
     for source in run.notebooks():
@@ -156,8 +161,12 @@ def _executed(profile: str, executed_dir: Path, part: str | None = None) -> dict
             problems.append(f"{source.stem} ran with different helper code than the checkout's")
         if pm.get("exception"):
             problems.append(f"{source.stem} raised an exception")
+        last = round(float(pm.get("duration") or float("nan")), 1)
+        kept = sittings.wall_time(name or profile, source.stem, repro) or {"seconds": 0.0, "sittings": 0}
         out[source.stem] = {
-            "wall_s": round(float(pm.get("duration") or float("nan")), 1),
+            "wall_s": max(last, kept["seconds"]),
+            "last_sitting_s": last,
+            "sittings": kept["sittings"],
             "started": pm.get("start_time"),
             "finished": pm.get("end_time"),
             "params": params,
@@ -245,7 +254,7 @@ def collect(
     check_profile(profile)
     run = run or profile
     executed_dir = Path(executed_dir) if executed_dir else executed_root()
-    notebooks = _executed(profile, executed_dir, part)
+    notebooks = _executed(profile, executed_dir, part, run)
     steps = [s for s in STEPS if part is None or record_parts.in_part(s, part)]
     arts = {step: artifacts.latest(run, step) for step in steps}
     now = _dt.datetime.now(_dt.timezone.utc)

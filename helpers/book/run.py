@@ -5,7 +5,6 @@
     python -m helpers.run paper-a --profile smoke                            # 01 ... 04
     python -m helpers.run book --profile quick                               # all, then the HTML
     python -m helpers.run all record --profile full                          # all, then results/full.json (or: paper-a record)
-    python -m helpers.run all --jobs 1                                       # one notebook at a time
     python -m helpers.run 04 --profile paper --workers 4                     # Table A1's runs on 4 processes
 
 Notebooks run in the order of their dependencies (the artifacts of earlier notebooks each one
@@ -34,6 +33,7 @@ import nbformat
 import papermill
 import yaml
 
+from helpers.book import sittings
 from helpers.book.nbpost import clean_executed
 from helpers.book.notebook_graph import ancestors, declared_parameters, dependencies
 from helpers.core import codekey, recorded, tasks
@@ -95,7 +95,6 @@ def helpers_fingerprint(source: Path) -> str:
     """Hash of the helper code that ``source`` uses (any cell, followed function by function,
     docstrings and comments left out; ``helpers.core.codekey``): changing a helper re-executes the
     notebooks that use it, and only those."""
-
     return codekey.notebook_helpers_key(source)
 
 
@@ -235,16 +234,17 @@ def execute(
     tmp = out_dir / f".{source.stem}.running.ipynb"
     old_dir = os.environ.get("REPRO_NOTEBOOKS")
     os.environ["REPRO_NOTEBOOKS"] = str(source.parent.resolve())  # the kernel's code keys (codekey)
-    try:
-        papermill.execute_notebook(
-            str(source),
-            str(tmp),
-            parameters=params,
-            cwd=str(source.parent),
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=log_output,
-        )
+    try:  # the sitting is kept (book/running.md): a run resumed over several adds them up
+        with sittings.sitting(run, source.stem, fingerprint):
+            papermill.execute_notebook(
+                str(source),
+                str(tmp),
+                parameters=params,
+                cwd=str(source.parent),
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=log_output,
+            )
     except papermill.PapermillExecutionError as exc:
         failed = out_dir / "failed"
         failed.mkdir(exist_ok=True)

@@ -136,11 +136,18 @@ def lstsq_min_norm(
     return w, rank
 
 
+def kept_directions(s: np.ndarray, shape: tuple, rcond: float | None = None) -> np.ndarray:
+    """Which singular values ``s`` of an ``shape`` matrix count (the numerical rank is their
+    number): those above ``rcond`` x the largest; ``None``: ``np.linalg.lstsq``'s default,
+    machine precision x ``max(n, d)``."""
+    if rcond is None:
+        rcond = np.finfo(np.float64).eps * max(shape)
+    return s > float(rcond) * (s[0] if s.size else 0.0)
+
+
 def _lstsq(x, y, x_mean, y_mean, *, rcond, max_chunk_bytes=1 << 30):
     s, vt, uqty = centred_svd(x, y, x_mean, y_mean, max_chunk_bytes=max_chunk_bytes)
-    if rcond is None:
-        rcond = np.finfo(np.float64).eps * max(x.shape)
-    keep = s > float(rcond) * (s[0] if s.size else 0.0)
+    keep = kept_directions(s, x.shape, rcond)
     w = vt[keep].T @ (uqty[keep] / s[keep, None])
     return w, int(keep.sum()), condition_number(s)
 
@@ -177,8 +184,8 @@ def fit_ridge(text, image, is_val, *, alphas=RIDGE_ALPHAS, normalize: bool = Tru
     best = min(mse, key=mse.get)
     x_mean, y_mean, s, vt, uqty = _mean_svd(x, y)
     w = ridge_weights(s, vt, uqty, best)
-    eps = np.finfo(np.float64).eps * max(x.shape) * (s[0] if s.size else 0.0)
-    info = {"alpha": best, "val_mse": mse, "cond": condition_number(s), "rank": int((s > eps).sum())}
+    rank = int(kept_directions(s, x.shape).sum())
+    info = {"alpha": best, "val_mse": mse, "cond": condition_number(s), "rank": rank}
     info["fit_s"] = time.perf_counter() - start
     return Projection(weights=w, bias=y_mean - x_mean @ w, normalize=normalize, method="ridge", info=info)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers.core.recorded import B_METRICS
 from helpers.paper_b import tables_b
 from helpers.paper_b.projection import Projection
 
@@ -171,11 +172,13 @@ def load_comparison(folder: Path) -> pd.DataFrame:
 
 
 def metrics_text(dataset: str, results: pd.DataFrame) -> str:
-    """One data set's metrics as printed under the fit (3 digits; the model columns left out).
+    """One data set's retrieval metrics as printed under the fit (3 digits): the pairs and the
+    metrics of Tables B1-B2 only, narrow enough for the page; the fit's facts (``cond``,
+    ``alpha``, ``fit_s``, ``reed_k``, ...) have tables of their own.
 
     Explained in notebook 07, section "Saving metrics and projections".
     """
     if results.empty:
         return f"{dataset}: no captions -> no retrieval"
-    shown = results.drop(columns=["text model", "image model"]).round(3)
+    shown = results[["text", "image", *B_METRICS]].round(3)
     return f"{dataset}\n{shown.to_string(index=False)}"
