@@ -285,7 +285,7 @@ def collect(
         },
     }
     chosen = [p for p in record_parts.PARTS if part in (None, p)]
-    record["parts"] = {p: record_parts.sitting(record, p) for p in chosen}
+    record["parts"] = {p: record_parts.own_facts(record, p) for p in chosen}
     return record
 
 

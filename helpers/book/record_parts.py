@@ -24,7 +24,7 @@ def in_part(stem: str, part: str) -> bool:
     return stem[:2] in PARTS[part]
 
 
-def sitting(record: dict, part: str) -> dict:
+def own_facts(record: dict, part: str) -> dict:
     """The record's own facts (commit, date, machine, ...) with the wall time of ``part``'s
     notebooks: the sitting of a part recorded together with the rest of ``record``."""
     wall = sum(v["wall_s"] for k, v in record["notebooks"].items() if in_part(k, part))
@@ -33,11 +33,11 @@ def sitting(record: dict, part: str) -> dict:
 
 def part_facts(record: dict, part: str) -> dict | None:
     """The sitting of ``part`` in ``record``: its entry in ``record["parts"]`` (None when that part
-    is not recorded), or :func:`sitting` for a record of the whole book written before parts
+    is not recorded), or :func:`own_facts` for a record of the whole book written before parts
     existed (it has no ``parts``)."""
     if "parts" in record:
         return record["parts"].get(part)
-    return sitting(record, part)
+    return own_facts(record, part)
 
 
 def merge(old: dict | None, new: dict, part: str) -> dict:
@@ -55,8 +55,9 @@ def merge(old: dict | None, new: dict, part: str) -> dict:
         )
     out = copy.deepcopy(new)
     others = [p for p in PARTS if p != part and part_facts(old, p)]
-    out["parts"] = {p: part_facts(old, p) for p in others} | {part: new["parts"][part]}
-    out["parts"] = {p: out["parts"][p] for p in PARTS if p in out["parts"]}
+    out["parts"] = {
+        p: new["parts"][p] if p == part else part_facts(old, p) for p in PARTS if p == part or p in others
+    }
     kept = {k: v for k, v in old["notebooks"].items() if not in_part(k, part)}
     out["notebooks"] = dict(sorted((kept | new["notebooks"]).items()))
     out["total_wall_s"] = round(sum(v["wall_s"] for v in out["notebooks"].values()), 1)
