@@ -54,10 +54,9 @@ def merge(old: dict | None, new: dict, part: str) -> dict:
             f"{ran[1][0]!r} {ran[1][1]!r}; one file holds one run."
         )
     out = copy.deepcopy(new)
-    others = [p for p in PARTS if p != part and part_facts(old, p)]
-    out["parts"] = {
-        p: new["parts"][p] if p == part else part_facts(old, p) for p in PARTS if p == part or p in others
-    }
+    facts = {p: new["parts"][p] if p == part else part_facts(old, p) for p in PARTS}
+    out["parts"] = {p: f for p, f in facts.items() if f}  # in PARTS order; unrecorded parts left out
+    others = [p for p in out["parts"] if p != part]
     kept = {k: v for k, v in old["notebooks"].items() if not in_part(k, part)}
     out["notebooks"] = dict(sorted((kept | new["notebooks"]).items()))
     out["total_wall_s"] = round(sum(v["wall_s"] for v in out["notebooks"].values()), 1)
