@@ -69,7 +69,7 @@ def test_recorded_run_snippet_matches_the_record():
     from helpers.core import recorded
 
     assert snippets.RECORDED_RUN.read_text() == snippets.recorded_run_md(recorded.load("full")), (
-        "run python -m helpers.book.snippets"
+        "run python -m helpers.record readme (or python -m helpers.book.snippets)"
     )
 
 

@@ -4,7 +4,7 @@ section is :mod:`helpers.book.readme`).
 
     python -m helpers.run all --profile full        # the run itself (hours, see book/running.md)
     python -m helpers.record --profile full         # -> results/full.json (also: helpers.run record)
-    python -m helpers.record readme                 # README section between the full-results markers
+    python -m helpers.record readme                 # README section + book/_snippets/recorded_run.md
 
 The record is read from what the run left behind, never typed in: the executed notebooks'
 metadata (papermill's wall time of each notebook, the parameters it ran with, the hashes of its
@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 
-from helpers.book import record_parts, run, sittings
+from helpers.book import record_parts, run, sittings, snippets
 from helpers.book.readme import update_readme
 from helpers.book.record_tables import _mean_std, table_a1, table_b  # noqa: F401 (record._mean_std)
 from helpers.core import artifacts, tasks
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         default="record",
         choices=("record", "readme", "show"),
         help="record: write results/<profile>.json; readme: regenerate the README "
-        "section from it; show: print it",
+        "section and the book's recorded-run snippet from it; show: print it",
     )
     parser.add_argument("--profile", default="full")
     parser.add_argument("--run", default=None, help="artifact namespace of the run (default: the profile)")
@@ -352,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.what == "readme":
             changed = update_readme(profile=args.profile)
             print("README.md updated" if changed else "README.md already up to date")
+            if args.profile == "full":  # the book's snippet quotes the full record only
+                print(f"wrote {snippets.write()}")
         else:
             print(json.dumps(load(args.profile), indent=1))
     except ReproError as exc:
