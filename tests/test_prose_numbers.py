@@ -73,6 +73,20 @@ def test_recorded_run_snippet_matches_the_record():
     )
 
 
+def test_the_recorded_run_snippet_names_each_notebook_computed_in_reduced_precision():
+    from helpers.book import snippets
+
+    nbs = {
+        "03_feature_extractors": {"params": {"compute_dtype": "float32"}},
+        "05_retrieval_data": {"params": {}},
+        "06_finetune_encoders": {"params": {"compute_dtype": "bfloat16"}},
+    }
+    line = snippets.precision_line(nbs)
+    assert "06 (bfloat16 autocast)" in line and "03" not in line and "05" not in line
+    nbs["06_finetune_encoders"]["params"]["compute_dtype"] = "float32"
+    assert snippets.precision_line(nbs) == "Numeric precision: float32 in every notebook."
+
+
 def test_numbers_are_written_for_people_and_comparisons_by_their_numbers():
     import numpy as np
 
